@@ -1,0 +1,22 @@
+"""Redis connections the runtime needs: a shared one for commands, dedicated ones for blocking reads."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+
+def redis_client(url: str, *, socket_timeout: float | None = 10.0, max_connections: int = 50) -> Redis:
+    """A client that decodes responses to str; one per purpose, never shared with a blocking read."""
+    client: Redis = Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=5.0,
+        health_check_interval=30,
+        max_connections=max_connections,
+    )
+    return client
+
+
+def is_nogroup(exc: BaseException) -> bool:
+    return "NOGROUP" in str(exc)

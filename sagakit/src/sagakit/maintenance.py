@@ -1,0 +1,111 @@
+"""Stream housekeeping: lag-safe trimming, idle consumer removal, per-group statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from sagakit import stream_ids
+
+
+@dataclass(frozen=True, slots=True)
+class GroupStats:
+    stream: str
+    group: str
+    consumers: int
+    pending: int
+    lag: int | None
+    last_delivered_id: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stream": self.stream,
+            "group": self.group,
+            "consumers": self.consumers,
+            "pending": self.pending,
+            "lag": self.lag,
+            "last_delivered_id": self.last_delivered_id,
+        }
+
+
+async def group_stats(redis: Redis, stream: str) -> list[GroupStats]:
+    """Every group on the stream; empty when the stream does not exist."""
+    try:
+        groups = await redis.xinfo_groups(stream)
+    except ResponseError:
+        return []
+    return [
+        GroupStats(
+            stream=stream,
+            group=g["name"],
+            consumers=int(g["consumers"]),
+            pending=int(g["pending"]),
+            lag=None if g.get("lag") is None else int(g["lag"]),
+            last_delivered_id=g["last-delivered-id"],
+        )
+        for g in groups
+    ]
+
+
+async def safe_trim_id(redis: Redis, stream: str, required_groups: Iterable[str] = ()) -> str | None:
+    """The MINID below which every group has read and acknowledged everything.
+
+    For each group the bound is its oldest pending entry, or, with nothing pending, the entry
+    after the last one delivered to it. None when there is nothing safe to trim: no groups yet,
+    or a group that is expected to read this stream does not exist yet.
+    """
+    stats = await group_stats(redis, stream)
+    if not stats or not set(required_groups) <= {s.group for s in stats}:
+        return None
+    bounds: list[str] = []
+    for group in stats:
+        oldest_pending: str | None = None
+        if group.pending:
+            summary = await redis.xpending(stream, group.group)
+            oldest_pending = summary.get("min") if summary.get("pending") else None
+        bounds.append(oldest_pending or stream_ids.successor(group.last_delivered_id))
+    return stream_ids.lowest(bounds)
+
+
+async def trim_consumed(
+    redis: Redis, stream: str, *, required_groups: Iterable[str] = (), exact: bool = False
+) -> int:
+    """Remove entries every group has consumed; never an unread or pending one."""
+    minid = await safe_trim_id(redis, stream, required_groups)
+    if minid is None:
+        return 0
+    return int(await redis.xtrim(stream, minid=minid, approximate=not exact))
+
+
+# Deletes the consumer only if it owns no pending entry, atomically, so no PEL entry is lost
+# even if the consumer received something since it was inspected.
+_DELETE_IF_IDLE = """
+local owned = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
+if #owned == 0 then
+  return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+end
+return -1
+"""
+
+
+async def remove_idle_consumers(
+    redis: Redis, stream: str, group: str, *, idle_ms: int, keep: str
+) -> list[str]:
+    """Remove consumers idle longer than `idle_ms` that own nothing (never `keep`, ourselves)."""
+    try:
+        consumers = await redis.xinfo_consumers(stream, group)
+    except ResponseError:
+        return []
+    removed: list[str] = []
+    for consumer in consumers:
+        name = consumer["name"]
+        if name == keep or int(consumer["pending"]) or int(consumer["idle"]) < idle_ms:
+            continue
+        result = await redis.eval(_DELETE_IF_IDLE, 1, stream, group, name)  # type: ignore[no-untyped-call]
+        if result != -1:
+            removed.append(name)
+    return removed
