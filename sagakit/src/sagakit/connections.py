@@ -1,12 +1,14 @@
-"""Redis connections the runtime needs: a shared one for commands, dedicated ones for blocking reads."""
+"""Redis clients: a shared one for commands, dedicated ones for blocking reads."""
 
 from __future__ import annotations
 
 from redis.asyncio import Redis
 
 
-def redis_client(url: str, *, socket_timeout: float | None = 10.0, max_connections: int = 50) -> Redis:
-    """A client that decodes responses to str; one per purpose, never shared with a blocking read."""
+def redis_client(
+    url: str, *, socket_timeout: float | None = 10.0, max_connections: int = 50
+) -> Redis:
+    """A client decoding replies to str; one per purpose, never shared with a blocking read."""
     client: Redis = Redis.from_url(
         url,
         decode_responses=True,

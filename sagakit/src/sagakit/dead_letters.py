@@ -6,6 +6,7 @@ which is what replay appends back to the original stream.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from redis.asyncio import Redis
 
 from sagakit.envelope import utcnow
 from sagakit.metrics import DEAD_LETTERED
+from sagakit.replies import entries
 
 DLQ_PREFIX = "dlq."
 
@@ -109,8 +111,10 @@ class DeadLetters:
         return int(await self._redis.xlen(dlq_stream(stream)))
 
     async def list(self, stream: str, *, count: int = 100, after: str = "-") -> list[DeadLetter]:
-        entries = await self._redis.xrange(dlq_stream(stream), min=after, max="+", count=count)
-        return [_decode(stream, dlq_id, raw) for dlq_id, raw in entries]
+        found = entries(
+            await self._redis.xrange(dlq_stream(stream), min=after, max="+", count=count)
+        )
+        return [_decode(stream, dlq_id, raw or {}) for dlq_id, raw in found]
 
     async def replay(self, stream: str, dlq_ids: Sequence[str] | None = None) -> int:
         """Append entries back to the original stream and remove them from the dead letters.
@@ -132,9 +136,11 @@ class DeadLetters:
             return removed
         return int(await self._redis.xdel(dlq_stream(stream), *dlq_ids)) if dlq_ids else 0
 
-    async def _select(self, stream: str, dlq_ids: Sequence[str] | None) -> list[DeadLetter]:
+    async def _select(
+        self, stream: str, dlq_ids: Sequence[str] | None
+    ) -> builtins.list[DeadLetter]:
         if dlq_ids is None:
-            letters: list[DeadLetter] = []
+            letters: builtins.list[DeadLetter] = []
             after = "-"
             while True:
                 page = await self.list(stream, count=500, after=after)
@@ -142,8 +148,8 @@ class DeadLetters:
                 if len(page) < 500:
                     return letters
                 after = "(" + page[-1].dlq_id
-        wanted: list[DeadLetter] = []
+        wanted: builtins.list[DeadLetter] = []
         for dlq_id in dlq_ids:
-            entries = await self._redis.xrange(dlq_stream(stream), min=dlq_id, max=dlq_id)
-            wanted.extend(_decode(stream, i, raw) for i, raw in entries)
+            found = entries(await self._redis.xrange(dlq_stream(stream), min=dlq_id, max=dlq_id))
+            wanted.extend(_decode(stream, i, raw or {}) for i, raw in found)
         return wanted

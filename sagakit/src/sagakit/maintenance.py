@@ -51,7 +51,9 @@ async def group_stats(redis: Redis, stream: str) -> list[GroupStats]:
     ]
 
 
-async def safe_trim_id(redis: Redis, stream: str, required_groups: Iterable[str] = ()) -> str | None:
+async def safe_trim_id(
+    redis: Redis, stream: str, required_groups: Iterable[str] = ()
+) -> str | None:
     """The MINID below which every group has read and acknowledged everything.
 
     For each group the bound is its oldest pending entry, or, with nothing pending, the entry
@@ -105,7 +107,7 @@ async def remove_idle_consumers(
         name = consumer["name"]
         if name == keep or int(consumer["pending"]) or int(consumer["idle"]) < idle_ms:
             continue
-        result = await redis.eval(_DELETE_IF_IDLE, 1, stream, group, name)  # type: ignore[no-untyped-call]
+        result = await redis.eval(_DELETE_IF_IDLE, 1, stream, group, name)
         if result != -1:
             removed.append(name)
     return removed

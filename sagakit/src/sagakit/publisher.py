@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from redis.asyncio import Redis
 
@@ -11,6 +11,7 @@ from sagakit.envelope import Envelope
 from sagakit.metrics import PUBLISHED
 
 Outgoing = tuple[str, Envelope]
+RawOutgoing = tuple[str, Mapping[str, str]]
 
 
 class Publisher:
@@ -23,13 +24,17 @@ class Publisher:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._queue: list[tuple[Sequence[Outgoing], asyncio.Future[list[str]]]] = []
+        self._queue: list[tuple[Sequence[RawOutgoing], asyncio.Future[list[str]]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
     async def publish(self, stream: str, envelope: Envelope) -> str:
         return (await self.publish_many([(stream, envelope)]))[0]
 
     async def publish_many(self, messages: Sequence[Outgoing]) -> list[str]:
+        return await self.publish_many_raw([(s, e.to_fields()) for s, e in messages])
+
+    async def publish_many_raw(self, messages: Sequence[RawOutgoing]) -> list[str]:
+        """Append already-encoded entries (the outbox stores them encoded)."""
         if not messages:
             return []
         future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
@@ -44,8 +49,8 @@ class Publisher:
             try:
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for messages, _ in batch:
-                        for stream, envelope in messages:
-                            pipe.xadd(stream, envelope.to_fields())  # type: ignore[arg-type]
+                        for stream, fields in messages:
+                            pipe.xadd(stream, dict(fields))  # type: ignore[arg-type]
                     ids: list[str] = await pipe.execute()
             except BaseException as exc:
                 for _, future in batch:

@@ -50,6 +50,7 @@ from sagakit.metrics import (
     PROCESSED,
     RETRIED,
 )
+from sagakit.replies import autoclaim_reply, entries, read_reply
 from sagakit.routing import Delivery, Router
 from sagakit.settings import WorkerSettings
 
@@ -111,6 +112,7 @@ class StreamWorker:
         self._tasks: list[asyncio.Task[None]] = []
         self._reading: asyncio.Task[None] | None = None
         self._stopping = False
+        self._consuming = False
         self._health_name = f"consumer:{group}"
         self._metric_children: dict[tuple[str, str], Any] = {}
 
@@ -197,11 +199,12 @@ class StreamWorker:
                     count=max(1, min(self._settings.batch_size, room)),
                     block=self._settings.block_ms,
                 )
-                if failures or not self._health.ready():
+                if not self._consuming:
+                    self._consuming = True
                     self._health.set(self._health_name, True)
                 failures = 0
-                for stream, entries in response or ():
-                    for entry_id, fields in entries:
+                for stream, batch in read_reply(response):
+                    for entry_id, fields in batch:
                         self._accept(stream, entry_id, fields, attempt=1)
             except asyncio.CancelledError:
                 raise
@@ -222,6 +225,7 @@ class StreamWorker:
                 await self._degraded(f"read loop error: {exc!r}", failures)
 
     async def _degraded(self, reason: str, failures: int) -> None:
+        self._consuming = False
         self._health.set(self._health_name, False, reason)
         delay = self._reconnect.delay(failures)
         log.warning("cannot consume, retrying", group=self.group, reason=reason,
@@ -236,11 +240,12 @@ class StreamWorker:
                 response = await self._reader.xreadgroup(
                     self.group, self.consumer, {stream: start}, count=self._settings.batch_size
                 )
-                entries = response[0][1] if response else []
-                if not entries:
+                replies = read_reply(response)
+                pending = replies[0][1] if replies else []
+                if not pending:
                     break
-                await self._accept_redelivered(stream, entries)
-                start = entries[-1][0]
+                await self._accept_redelivered(stream, pending)
+                start = pending[-1][0]
 
     def _accept(
         self, stream: str, entry_id: str, fields: Mapping[str, str] | None, *, attempt: int
@@ -345,15 +350,16 @@ class StreamWorker:
                                         "max_deliveries", repr(error), deliveries))
             return None
         await asyncio.sleep(self._backoff.delay(deliveries))
-        claimed = await self._redis.xclaim(
+        claimed = entries(await self._redis.xclaim(
             delivery.stream, self.group, self.consumer, min_idle_time=0,
             message_ids=[delivery.entry_id],
-        )
-        if not claimed or claimed[0][1] is None:  # deleted meanwhile
+        ))
+        fields = claimed[0][1] if claimed else None
+        if fields is None:  # deleted meanwhile
             self._acker.ack(delivery.stream, delivery.entry_id)
             return None
         RETRIED.labels(delivery.stream, self.group).inc()
-        return replace(delivery, fields=claimed[0][1], attempt=deliveries + 1)
+        return replace(delivery, fields=fields, attempt=deliveries + 1)
 
     async def _give_up(self, work: _GiveUp) -> None:
         log.error("dead-lettering", stream=work.stream, entry_id=work.entry_id,
@@ -396,19 +402,17 @@ class StreamWorker:
         for _ in range(10):
             if self._stopping or self._scheduler.size >= self._settings.max_in_flight:
                 return
-            response = await self._redis.xautoclaim(
+            cursor, claimed, deleted = autoclaim_reply(await self._redis.xautoclaim(
                 stream, self.group, self.consumer,
                 min_idle_time=self._settings.claim_idle_ms, start_id=cursor,
                 count=self._settings.claim_batch,
-            )
-            cursor, entries = response[0], response[1]
-            deleted: list[str] = response[2] if len(response) > 2 else []
+            ))
             for entry_id in deleted:
                 self._acker.ack(stream, entry_id)
-            if entries:
-                CLAIMED.labels(stream, self.group).inc(len(entries))
-                log.info("claimed idle entries", stream=stream, count=len(entries))
-                await self._accept_redelivered(stream, entries)
+            if claimed:
+                CLAIMED.labels(stream, self.group).inc(len(claimed))
+                log.info("claimed idle entries", stream=stream, count=len(claimed))
+                await self._accept_redelivered(stream, claimed)
             if cursor == "0-0":
                 return
 

