@@ -8,27 +8,33 @@ PROCESSED = Counter(
     "sagakit_messages_processed_total", "Messages handled successfully", ["stream", "group", "type"]
 )
 FAILED = Counter(
-    "sagakit_messages_failed_total", "Handler attempts that raised or timed out",
+    "sagakit_messages_failed_total",
+    "Handler attempts that raised or timed out",
     ["stream", "group", "type"],
 )
 RETRIED = Counter(
     "sagakit_messages_retried_total", "Messages re-claimed for another attempt", ["stream", "group"]
 )
 DEAD_LETTERED = Counter(
-    "sagakit_messages_dead_lettered_total", "Messages moved to the dead-letter stream",
+    "sagakit_messages_dead_lettered_total",
+    "Messages moved to the dead-letter stream",
     ["stream", "group", "reason"],
 )
 CLAIMED = Counter(
-    "sagakit_messages_claimed_total", "Idle messages claimed from other consumers",
+    "sagakit_messages_claimed_total",
+    "Idle messages claimed from other consumers",
     ["stream", "group"],
 )
 HANDLER_SECONDS = Histogram(
-    "sagakit_handler_seconds", "Handler latency", ["stream", "group"],
+    "sagakit_handler_seconds",
+    "Handler latency",
+    ["stream", "group"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
 )
 LAG = Gauge("sagakit_consumer_lag", "Entries not yet delivered to the group", ["stream", "group"])
-PENDING = Gauge("sagakit_consumer_pending", "Entries delivered but not acknowledged",
-                ["stream", "group"])
+PENDING = Gauge(
+    "sagakit_consumer_pending", "Entries delivered but not acknowledged", ["stream", "group"]
+)
 PUBLISHED = Counter("sagakit_messages_published_total", "Messages appended to streams", ["stream"])
 OUTBOX_SWEPT = Counter(
     "sagakit_outbox_swept_total", "Outbox entries republished by the sweeper", ["collection"]

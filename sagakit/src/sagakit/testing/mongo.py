@@ -10,9 +10,11 @@ Where the server comes from, in order (see the ``mongo_url`` fixture):
 ``EmbeddedMongo`` does not depend on pytest being *used*: give it a persistent ``data_dir`` and it
 keeps the databases there across restarts (it never deletes the directory).
 
-Datetimes: :func:`mongo_client` sets ``tz_aware=True``. Both MongoDB and nx-27017 store BSON
-datetimes as UTC milliseconds; they come back as aware datetimes in UTC
-(``bson.tz_util.utc``), truncated to the millisecond. Write aware UTC datetimes.
+Datetimes: :func:`mongo_client` sets ``tz_aware=True``; datetimes come back aware, in UTC
+(``bson.tz_util.utc``), truncated to the millisecond, on MongoDB and on nx-27017 alike (the
+conversion is the driver's). nx-27017 0.8.1 however stores a bare datetime written by ``$set`` on
+an existing document as a *string*, and compares datetimes in whole seconds; see
+``sagakit/tests/integration/test_mongo_contract.py`` for what is safe to use.
 """
 
 from __future__ import annotations
@@ -91,19 +93,34 @@ def _free_port(host: str) -> int:
         return port
 
 
-def _ping(url: str, timeout_s: float) -> bool:
-    """True when the server at ``url`` answers ``ping`` within ``timeout_s``."""
+def _port_is_free(host: str, port: int) -> bool:
+    """Whether a listener could bind ``port`` (SO_REUSEADDR, as asyncio's server does)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _command(url: str, command: str, timeout_s: float) -> dict[str, Any] | None:
+    """The server's answer to ``command`` (on ``admin``), or None if it does not answer in time."""
     ms = max(int(timeout_s * 1000), 100)
     client: MongoClient[dict[str, Any]] = MongoClient(
         url, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, socketTimeoutMS=ms
     )
     try:
-        client.admin.command("ping")
+        return client.admin.command(command)
     except PyMongoError:
-        return False
+        return None
     finally:
         client.close()
-    return True
+
+
+def _ping(url: str, timeout_s: float) -> bool:
+    """True when the server at ``url`` answers ``ping`` within ``timeout_s``."""
+    return _command(url, "ping", timeout_s) is not None
 
 
 def is_nx27017(url: str) -> bool:
@@ -180,8 +197,8 @@ class EmbeddedMongo:
                 self.port = _free_port(self.host)
             try:
                 self._spawn_and_wait(executable)
-            except EmbeddedMongoError:
-                if attempt == attempts or not self._port_in_use_failure():
+            except EmbeddedMongoError as exc:
+                if attempt == attempts or not self._port_clash(exc):
                     raise
             else:
                 return self.url
@@ -203,6 +220,8 @@ class EmbeddedMongo:
             "--pid-file",
             str(self.pid_file),
         ]
+        if self._fixed_port and not _port_is_free(self.host, self.port):
+            raise EmbeddedMongoError(f"port {self.port} on {self.host} is already in use")
         self._log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(
@@ -228,11 +247,21 @@ class EmbeddedMongo:
             if remaining <= 0:
                 self.stop()
                 raise EmbeddedMongoError(
-                    f"{EXECUTABLE} did not answer ping within {self.startup_timeout_s:.0f} s "
+                    f"{EXECUTABLE} did not answer ping within {self.startup_timeout_s:g} s "
                     f"at {url}; log {self.log_file}:\n{self._log_tail()}"
                 )
-            if _ping(url, min(0.5, remaining)):
-                return
+            # buildInfo (nx-27017 reports its pid there) tells our server from another
+            # process that happens to hold the port.
+            info = _command(url, "buildInfo", min(0.5, remaining))
+            if info is not None:
+                server_pid = info.get("pid", proc.pid)
+                if server_pid == proc.pid:
+                    return
+                self.stop()
+                raise EmbeddedMongoError(
+                    f"{url} is answered by another server (pid {server_pid}), not by "
+                    f"{EXECUTABLE} pid {proc.pid}; log {self.log_file}:\n{self._log_tail()}"
+                )
             time.sleep(0.05)
 
     def _log_tail(self) -> str:
@@ -244,8 +273,9 @@ class EmbeddedMongo:
             return f"<cannot read {self.log_file}: {exc}>"
         return "\n".join(text.splitlines()[-30:]) or "<empty>"
 
-    def _port_in_use_failure(self) -> bool:
-        return "address already in use" in self._log_tail().lower()
+    def _port_clash(self, exc: EmbeddedMongoError) -> bool:
+        text = f"{exc}\n{self._log_tail()}".lower()
+        return "address already in use" in text or "answered by another server" in text
 
     def stop(self) -> None:
         """Terminate the server (SIGTERM), killing it if it has not exited in time."""
