@@ -82,9 +82,13 @@ class Envelope(BaseModel):
 
 
 class Message(BaseModel):
-    """Base of typed event and command payloads. Subclasses set `message_type`."""
+    """Base of typed event and command payloads. Subclasses set `message_type`.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Readers are tolerant: fields a newer producer adds are ignored, so adding a field never
+    turns older consumers' messages into poison. Missing or mistyped fields still are.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     message_type: ClassVar[str]
 

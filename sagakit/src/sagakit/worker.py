@@ -24,7 +24,7 @@ import contextlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from redis.asyncio import Redis
@@ -73,6 +73,22 @@ class _GiveUp:
 
 
 _Work = Delivery | _GiveUp
+
+
+async def _cancel_and_wait(tasks: Sequence[asyncio.Task[None]]) -> None:
+    """Cancel the tasks and wait until they are done, cancelling again any that swallowed it.
+
+    On Python 3.11 `asyncio.wait_for` (which redis-py uses to send commands) can swallow a
+    cancellation that lands as the inner operation completes; a loop task would then run on.
+    """
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.2)
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("task failed", task=task.get_name(), error=repr(task.exception()))
 
 
 class StreamWorker:
@@ -136,27 +152,35 @@ class StreamWorker:
         deadline = time.monotonic() + (timeout_s or self._settings.shutdown_timeout_s)
         self._health.set(self._health_name, False, "stopping")
         if self._reading is not None:
-            self._reading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reading
+            await self._stop_reading()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(0.0, deadline - time.monotonic() - 0.5)):
                 await self._scheduler.wait_idle()
         abandoned = self._scheduler.abandon()
-        for task in self._scheduler.tasks():
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await _cancel_and_wait(self._scheduler.tasks())
         if abandoned:
             log.warning("abandoned in-flight entries; they stay pending", count=abandoned,
                         group=self.group)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await _cancel_and_wait(self._tasks)
         with contextlib.suppress(*CONNECTION_ERRORS):
             async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
                 await self._acker.flush()
         await self._reader.aclose()
         await self._redis.aclose()
+
+    async def _stop_reading(self) -> None:
+        """End the read loop without cancelling a blocking read.
+
+        redis-py can hang when a blocking command is cancelled (redis/redis-py#2579, #2663), so
+        the reader's socket is closed instead: the read returns at once with a connection
+        error, and the loop, seeing `_stopping`, ends by itself.
+        """
+        assert self._reading is not None
+        with contextlib.suppress(Exception):
+            await self._reader.connection_pool.disconnect()
+        done, _ = await asyncio.wait({self._reading}, timeout=self._settings.block_ms / 1000 + 1)
+        if not done:
+            await _cancel_and_wait([self._reading])
 
     async def __aenter__(self) -> StreamWorker:
         await self.start()
@@ -168,6 +192,11 @@ class StreamWorker:
     @property
     def in_flight(self) -> int:
         return self._scheduler.size
+
+    @property
+    def health(self) -> Health:
+        """The readiness this worker reports into (the one passed in, or its own)."""
+        return self._health
 
     # ---- reading ---------------------------------------------------------------------------
 
@@ -184,7 +213,7 @@ class StreamWorker:
         failures = 0
         recover = True
         new_entries = dict.fromkeys(self.streams, ">")
-        while True:
+        while not self._stopping:
             try:
                 if recover:
                     await self._ensure_groups()
@@ -208,21 +237,28 @@ class StreamWorker:
                         self._accept(stream, entry_id, fields, attempt=1)
             except asyncio.CancelledError:
                 raise
-            except ResponseError as exc:
-                if is_nogroup(exc):
-                    log.warning("consumer group missing, recreating", group=self.group)
-                    recover = True
-                    continue
-                failures += 1
-                await self._degraded(f"redis error: {exc}", failures)
-            except CONNECTION_ERRORS as exc:
-                failures += 1
-                recover = True
-                await self._degraded(f"redis unreachable: {exc}", failures)
-            except Exception as exc:  # never let the read loop die silently
-                failures += 1
-                log.exception("read loop error", group=self.group)
-                await self._degraded(f"read loop error: {exc!r}", failures)
+            except Exception as exc:
+                if self._stopping:  # the reader's socket was closed to end this loop
+                    return
+                failures, recover = await self._read_failed(exc, failures, recover)
+
+    async def _read_failed(
+        self, exc: Exception, failures: int, recover: bool
+    ) -> tuple[int, bool]:
+        """React to a failed read; returns the new failure count and whether to recover."""
+        if isinstance(exc, ResponseError) and is_nogroup(exc):
+            log.warning("consumer group missing, recreating", group=self.group)
+            return failures, True
+        failures += 1
+        if isinstance(exc, ResponseError):
+            await self._degraded(f"redis error: {exc}", failures)
+            return failures, recover
+        if isinstance(exc, CONNECTION_ERRORS):
+            await self._degraded(f"redis unreachable: {exc}", failures)
+            return failures, True
+        log.error("read loop error", group=self.group, error=repr(exc), exc_info=exc)
+        await self._degraded(f"read loop error: {exc!r}", failures)
+        return failures, recover
 
     async def _degraded(self, reason: str, failures: int) -> None:
         self._consuming = False
@@ -395,13 +431,14 @@ class StreamWorker:
                     if not is_nogroup(exc):  # a missing group is the read loop's to recreate
                         log.warning("claim failed", stream=stream, error=str(exc))
                 except Exception as exc:
-                    log.warning("claim failed", stream=stream, error=repr(exc))
+                    log.exception("claim failed", stream=stream, error=repr(exc))
 
     async def _claim_idle(self, stream: str) -> None:
         cursor = "0-0"
         for _ in range(10):
             if self._stopping or self._scheduler.size >= self._settings.max_in_flight:
                 return
+            start = cursor
             cursor, claimed, deleted = autoclaim_reply(await self._redis.xautoclaim(
                 stream, self.group, self.consumer,
                 min_idle_time=self._settings.claim_idle_ms, start_id=cursor,
@@ -409,12 +446,39 @@ class StreamWorker:
             ))
             for entry_id in deleted:
                 self._acker.ack(stream, entry_id)
+            if any(cast(str | None, entry_id) is None for entry_id, _ in claimed):
+                # Redis < 7 claims an entry deleted while pending as a nil without its id and
+                # keeps it pending (blocking trimming forever): find those and acknowledge them.
+                claimed = [(i, f) for i, f in claimed if cast(str | None, i) is not None]
+                await self._ack_deleted_claims(stream, start, cursor, {i for i, _ in claimed})
             if claimed:
                 CLAIMED.labels(stream, self.group).inc(len(claimed))
                 log.info("claimed idle entries", stream=stream, count=len(claimed))
                 await self._accept_redelivered(stream, claimed)
             if cursor == "0-0":
                 return
+
+    async def _ack_deleted_claims(
+        self, stream: str, start: str, end: str, claimed: set[str]
+    ) -> None:
+        """Acknowledge the entries of ours in [start, end) that no longer exist in the stream."""
+        owned = await self._redis.xpending_range(
+            stream, self.group, min=start, max="+" if end == "0-0" else f"({end}",
+            count=self._settings.claim_batch + len(self._in_flight), consumername=self.consumer,
+        )
+        ids = [cast(str, row["message_id"]) for row in owned]
+        candidates = [
+            i for i in ids if i not in claimed and (stream, i) not in self._in_flight
+        ]
+        if not candidates:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for entry_id in candidates:
+                pipe.xrange(stream, min=entry_id, max=entry_id, count=1)
+            found = await pipe.execute()
+        for entry_id, rows in zip(candidates, found, strict=True):
+            if not rows:  # verified gone, so acknowledging loses nothing
+                self._acker.ack(stream, entry_id)
 
     async def _maintenance_loop(self) -> None:
         interval = min(self._settings.maintenance_interval_s, self._settings.trim_interval_s, 5.0)

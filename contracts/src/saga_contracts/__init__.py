@@ -1,0 +1,1 @@
+"""What the orders-saga services agree on: streams, groups, messages, tracking tokens."""

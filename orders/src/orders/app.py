@@ -1,0 +1,128 @@
+"""Wiring of the orders service: stores, saga, consumers, deadlines, sweepers, HTTP routes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from orders.api import OrdersContext, customer_router, operator_router
+from orders.handlers import saga_router, stock_router
+from orders.menu import DEFAULT_MENU, DEFAULT_STOCK
+from orders.placement import OrderPlacement
+from orders.refill import StockRefill
+from orders.saga import Saga
+from orders.settings import OrdersSettings
+from orders.store import IdempotencyStore, MenuStore
+from saga_contracts.secrets import Secrets
+from saga_contracts.topology import Groups, Streams
+from sagakit.clock import now_ms
+from sagakit.deadlines import DeadlineScheduler
+from sagakit.lifecycle import Periodic
+from sagakit.logs import get_logger
+from sagakit.outbox import DocumentStore
+from sagakit.service import ServiceRuntime
+from sagakit.settings import ConnectionSettings, WorkerSettings
+from sagakit.web import ServiceApp, install_common
+
+log = get_logger("orders")
+
+
+def build_service(
+    settings: OrdersSettings | None = None,
+    connections: ConnectionSettings | None = None,
+    worker_settings: WorkerSettings | None = None,
+    secrets: Secrets | None = None,
+) -> ServiceApp:
+    settings = settings or OrdersSettings()
+    connections = connections or ConnectionSettings()
+    secrets = secrets or Secrets()
+    runtime = ServiceRuntime("orders", connections, worker_settings)
+    streams = Streams(connections.stream_prefix)
+
+    orders = DocumentStore(runtime.db.orders, runtime.publisher)
+    refill_runs = DocumentStore(runtime.db.refill_runs, runtime.publisher)
+    menu = MenuStore(runtime.db.menu_items)
+    keys = IdempotencyStore(runtime.db.idempotency_keys)
+    saga = Saga(orders, streams, settings)
+    placement = OrderPlacement(
+        menu=menu,
+        orders=orders,
+        keys=keys,
+        saga=saga,
+        streams=streams,
+        settings=settings,
+        tracking_secret=secrets.tracking_secret.get_secret_value(),
+    )
+    deadlines = DeadlineScheduler(
+        runtime.db.orders,
+        saga.on_deadline,
+        poll_interval_s=settings.deadline_poll_s,
+        health=runtime.health,
+    )
+
+    async def prepare_database() -> None:
+        await orders.ensure_indexes()
+        await refill_runs.ensure_indexes()
+        await deadlines.ensure_indexes()
+        await menu.ensure_indexes()
+        if settings.seed_menu:
+            added = await menu.seed(DEFAULT_MENU, DEFAULT_STOCK)
+            if added:
+                log.info("seeded the default menu", items=added)
+
+    async def sweep_outboxes() -> None:
+        for store in (orders, refill_runs):
+            await store.relay.sweep(older_than=timedelta(seconds=settings.outbox_sweep_age_s))
+
+    async def release_orphan_reservations() -> None:
+        """Stock reserved by a request that died before creating its order goes back."""
+        cutoff = now_ms() - int(settings.reservation_grace_s * 1000)
+        for item_id, order_id, quantity in await menu.reservations_older_than(cutoff):
+            orphan = await orders.collection.count_documents({"_id": order_id}, limit=1) == 0
+            if orphan and await menu.release(item_id, order_id, quantity):
+                log.warning(
+                    "released an orphan reservation",
+                    item_id=item_id,
+                    order_id=order_id,
+                    quantity=quantity,
+                )
+
+    runtime.on_startup(prepare_database)
+    runtime.consume(
+        saga_router(saga, streams), group=Groups.ORDERS, required_groups=streams.readers()
+    )
+    runtime.consume(
+        stock_router(saga, menu, streams),
+        group=Groups.ORDERS_STOCK,
+        required_groups=streams.readers(),
+    )
+    runtime.add(deadlines)
+    runtime.add(Periodic("orders:outbox-sweep", sweep_outboxes, settings.outbox_sweep_interval_s))
+    runtime.add(
+        Periodic(
+            "orders:orphan-reservations",
+            release_orphan_reservations,
+            settings.reservation_grace_s / 2,
+        )
+    )
+
+    app = FastAPI(title="orders-saga: orders", version="0.1.0")
+    app.state.orders = OrdersContext(
+        placement=placement,
+        saga=saga,
+        menu=menu,
+        refill=StockRefill(menu, refill_runs, streams),
+        tracking_secret=secrets.tracking_secret.get_secret_value(),
+    )
+    app.include_router(customer_router())
+    app.include_router(operator_router(secrets.operator_api_key.get_secret_value()))
+    install_common(
+        app, service="orders", health=runtime.health, max_body_bytes=settings.max_body_bytes
+    )
+    return ServiceApp(runtime, app)
+
+
+def create_app() -> FastAPI:
+    """For uvicorn: `uvicorn --factory orders.app:create_app`."""
+    return build_service().asgi()

@@ -1,0 +1,88 @@
+"""Stream handlers: participants' replies drive the saga; the order's end settles its stock."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from orders.domain import Signal, StockOutcome
+from orders.saga import Saga
+from orders.store import MenuStore
+from saga_contracts.messages import (
+    CourierAssigned,
+    DeliveryDelivered,
+    DeliveryFailed,
+    DeliveryPickedUp,
+    KitchenAccepted,
+    KitchenReady,
+    KitchenRejected,
+    NoCourier,
+    OrderStatusChanged,
+    PaymentAuthorized,
+    PaymentDeclined,
+)
+from saga_contracts.topology import Streams
+from sagakit.envelope import Message
+from sagakit.routing import Delivery, Router
+
+# Which reply means which saga signal, per stream.
+REPLIES: dict[str, list[tuple[type[Message], Signal]]] = {
+    "payments": [
+        (PaymentAuthorized, Signal.PAYMENT_AUTHORIZED),
+        (PaymentDeclined, Signal.PAYMENT_DECLINED),
+    ],
+    "kitchen": [
+        (KitchenAccepted, Signal.KITCHEN_ACCEPTED),
+        (KitchenRejected, Signal.KITCHEN_REJECTED),
+        (KitchenReady, Signal.KITCHEN_READY),
+    ],
+    "delivery": [
+        (CourierAssigned, Signal.COURIER_ASSIGNED),
+        (DeliveryPickedUp, Signal.PICKED_UP),
+        (DeliveryDelivered, Signal.DELIVERED),
+        (DeliveryFailed, Signal.DELIVERY_FAILED),
+        (NoCourier, Signal.NO_COURIER),
+    ],
+}
+
+
+def saga_router(saga: Saga, streams: Streams) -> Router:
+    router = Router()
+    stream_of = {
+        "payments": streams.payments_events,
+        "kitchen": streams.kitchen_events,
+        "delivery": streams.delivery_events,
+    }
+    for participant, replies in REPLIES.items():
+        for model, signal in replies:
+            router.add(stream_of[participant], model, _signal_handler(saga, signal))
+    return router
+
+
+def _signal_handler(saga: Saga, signal: Signal) -> Callable[[Message, Delivery], Awaitable[None]]:
+    async def handle(reply: Message, delivery: Delivery) -> None:
+        await saga.advance(delivery.envelope.key, signal, cause=delivery.envelope)
+
+    return handle
+
+
+def stock_router(saga: Saga, menu: MenuStore, streams: Streams) -> Router:
+    """When an order ends, return its reserved stock or keep it sold (each item exactly once)."""
+    router = Router()
+
+    @router.subscriber(streams.orders_events, OrderStatusChanged)
+    async def settle_stock(event: OrderStatusChanged, delivery: Delivery) -> None:
+        if not event.status.terminal:
+            return
+        order = await saga.orders.collection.find_one(
+            {"_id": event.order_id}, {"lines": 1, "stock_outcome": 1}
+        )
+        if order is None:
+            return
+        release = order.get("stock_outcome") == StockOutcome.RELEASE.value
+        for line in order["lines"]:
+            if release:
+                await menu.release(line["item_id"], event.order_id, line["quantity"])
+            else:
+                await menu.settle_sold(line["item_id"], event.order_id)
+
+    return router

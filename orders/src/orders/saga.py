@@ -1,0 +1,175 @@
+"""The saga orchestrator: turns a signal into one guarded write of the order document.
+
+`advance` reads the order, asks the pure domain what the signal means, and applies the answer
+as a Transition guarded by the status and version it read (and by the id of the message that
+caused it), carrying the status event and the participant commands in the outbox. If the guard
+misses, something else changed the order meanwhile: read again and decide again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from orders.domain import Decision, Effect, Signal, decide
+from orders.settings import OrdersSettings
+from saga_contracts.messages import (
+    AuthorizePayment,
+    CancelDelivery,
+    CancelTicket,
+    CapturePayment,
+    Line,
+    OrderStatus,
+    OrderStatusChanged,
+    PrepareOrder,
+    RefundPayment,
+    RequestDelivery,
+    VoidPayment,
+)
+from saga_contracts.topology import Streams
+from sagakit.clock import now_ms
+from sagakit.deadlines import DEADLINE_AT
+from sagakit.envelope import Envelope, Message
+from sagakit.logs import get_logger
+from sagakit.outbox import Document, DocumentStore, Emit, Transition
+
+log = get_logger("orders.saga")
+
+MAX_ATTEMPTS = 10
+
+
+class Outcome(Enum):
+    APPLIED = "applied"
+    IGNORED = "ignored"  # the signal means nothing in the current status
+    DUPLICATE = "duplicate"  # this message was applied before
+    STALE = "stale"  # a deadline for a version the order has left
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class Advance:
+    outcome: Outcome
+    order: Document | None = None
+    decision: Decision | None = None
+
+
+def iso_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Saga:
+    def __init__(self, orders: DocumentStore, streams: Streams, settings: OrdersSettings) -> None:
+        self.orders = orders
+        self.streams = streams
+        self.settings = settings
+
+    async def advance(
+        self,
+        order_id: str,
+        signal: Signal,
+        *,
+        cause: Envelope | None = None,
+        at_version: int | None = None,
+    ) -> Advance:
+        """Apply `signal` to the order. `at_version` limits it to that version (deadlines)."""
+        for _ in range(MAX_ATTEMPTS):
+            order = await self.orders.collection.find_one({"_id": order_id})
+            if order is None:
+                return Advance(Outcome.NOT_FOUND)
+            if cause is not None and cause.id in (order.get("consumed") or {}):
+                return Advance(Outcome.DUPLICATE, order)
+            if at_version is not None and order["version"] != at_version:
+                return Advance(Outcome.STALE, order)
+            decision = decide(OrderStatus(order["status"]), signal)
+            if decision is None:
+                return Advance(Outcome.IGNORED, order)
+            after = await self.orders.apply(order_id, self.transition(order, decision, cause))
+            if after is not None:
+                if decision.status is not None:
+                    log.info(
+                        "order advanced",
+                        order_id=order_id,
+                        signal=signal.value,
+                        status=decision.status.value,
+                        version=after["version"],
+                    )
+                return Advance(Outcome.APPLIED, after, decision)
+        raise RuntimeError(f"order {order_id} kept changing under {signal.value}")
+
+    async def on_deadline(self, order: Document) -> None:
+        """DeadlineScheduler callback: the step the order waits for took too long."""
+        await self.advance(order["_id"], Signal.DEADLINE, at_version=order["version"])
+
+    def transition(self, order: Document, decision: Decision, cause: Envelope | None) -> Transition:
+        version: int = order["version"]
+        to_set: dict[str, Any] = {"updated_at": iso_now()}
+        unset: list[str] = []
+        inc: dict[str, int] = {}
+        emit: list[Emit] = []
+        if decision.status is not None:
+            version += 1
+            inc["version"] = 1
+            to_set["status"] = decision.status.value
+            if decision.reason is not None:
+                to_set["reason"] = decision.reason.value
+            timeout_ms = self.settings.timeout_ms(decision.status)
+            if timeout_ms is None:
+                unset.append(DEADLINE_AT)
+            else:
+                to_set[DEADLINE_AT] = now_ms() + timeout_ms
+            if decision.stock is not None:
+                to_set["stock_outcome"] = decision.stock.value
+            changed = OrderStatusChanged(
+                order_id=order["_id"],
+                status=decision.status,
+                version=version,
+                reason=decision.reason,
+                at=datetime.fromisoformat(to_set["updated_at"]),
+            )
+            emit.append(
+                Emit(self.streams.orders_events, self._wrap(changed, order, version, cause))
+            )
+        for effect in decision.effects:
+            stream, command = self.command(effect, order)
+            emit.append(Emit(stream, self._wrap(command, order, version, cause)))
+        return Transition(
+            expect={"status": order["status"], "version": order["version"]},
+            set=to_set,
+            unset=unset,
+            inc=inc,
+            emit=emit,
+            consumed=cause.id if cause is not None else None,
+        )
+
+    def command(self, effect: Effect, order: Document) -> tuple[str, Message]:
+        order_id: str = order["_id"]
+        total: int = order["total_cents"]
+        s = self.streams
+        match effect:
+            case Effect.AUTHORIZE_PAYMENT:
+                return s.payments_commands, AuthorizePayment(order_id=order_id, amount_cents=total)
+            case Effect.VOID_PAYMENT:
+                return s.payments_commands, VoidPayment(order_id=order_id)
+            case Effect.REFUND_PAYMENT:
+                return s.payments_commands, RefundPayment(order_id=order_id, amount_cents=total)
+            case Effect.CAPTURE_PAYMENT:
+                return s.payments_commands, CapturePayment(order_id=order_id, amount_cents=total)
+            case Effect.PREPARE:
+                lines = [
+                    Line(item_id=line["item_id"], name=line["name"], quantity=line["quantity"])
+                    for line in order["lines"]
+                ]
+                return s.kitchen_commands, PrepareOrder(order_id=order_id, lines=lines)
+            case Effect.CANCEL_TICKET:
+                return s.kitchen_commands, CancelTicket(order_id=order_id)
+            case Effect.REQUEST_DELIVERY:
+                address: str = order["customer"]["address"]
+                return s.delivery_commands, RequestDelivery(order_id=order_id, address=address)
+            case Effect.CANCEL_DELIVERY:
+                return s.delivery_commands, CancelDelivery(order_id=order_id)
+
+    @staticmethod
+    def _wrap(message: Message, order: Document, version: int, cause: Envelope | None) -> Envelope:
+        return message.envelope(key=order["_id"], version=version, causation=cause)
