@@ -59,6 +59,9 @@ class Acker:
             self._requeue(batch)
             log.warning("ack flush failed, will retry", error=str(exc), pending_acks=self.buffered)
             return False
+        except BaseException:  # cancelled mid-flush (stop): keep the batch for the final flush
+            self._requeue(batch)
+            raise
         for (stream, ids), result in zip(batch.items(), results, strict=True):
             if isinstance(result, ResponseError) and not is_nogroup(result):
                 self._buffer.setdefault(stream, []).extend(ids)

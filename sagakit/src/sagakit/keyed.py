@@ -7,7 +7,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from sagakit.logs import get_logger
+
 T = TypeVar("T")
+
+log = get_logger("sagakit.keyed")
 
 
 class KeyedScheduler(Generic[T]):
@@ -20,6 +24,7 @@ class KeyedScheduler(Generic[T]):
         self._process = process
         self._queues: dict[str, deque[T]] = {}
         self._drains: dict[str, asyncio.Task[None]] = {}
+        self._started: set[str] = set()
         self._size = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -54,16 +59,24 @@ class KeyedScheduler(Generic[T]):
     def abandon(self) -> int:
         """Cancel every drain; returns how many items were not finished."""
         left = self._size
-        for task in self._drains.values():
+        for key, task in list(self._drains.items()):
             task.cancel()
+            if key not in self._started:
+                # Cancelled before its first step, its cleanup below never runs: do it here.
+                self._size -= len(self._queues.pop(key))
+                del self._drains[key]
+        self._signal()
         return left
 
     async def _drain(self, key: str, queue: deque[T]) -> None:
+        self._started.add(key)
         try:
             while queue:
                 item = queue[0]
                 try:
                     await self._process(key, item)
+                except Exception:  # one item's failure must not drop the rest of its key
+                    log.exception("keyed item failed", key=key)
                 finally:
                     queue.popleft()
                     self._finished_one()
@@ -72,6 +85,7 @@ class KeyedScheduler(Generic[T]):
             # submitted meanwhile is never stranded in a queue without a drain task.
             self._size -= len(queue)
             queue.clear()
+            self._started.discard(key)
             del self._queues[key]
             del self._drains[key]
             self._signal()

@@ -1,10 +1,10 @@
 """What every service process holds: connections, publisher, health, and its components.
 
-    runtime = ServiceRuntime("orders", ConnectionSettings(), WorkerSettings())
-    runtime.on_startup(store.ensure_indexes)
-    runtime.consume(router, group="orders")
-    runtime.add(DeadlineScheduler(...))
-    await runtime.start() ... await runtime.stop()
+runtime = ServiceRuntime("orders", ConnectionSettings(), WorkerSettings())
+runtime.on_startup(store.ensure_indexes)
+runtime.consume(router, group="orders")
+runtime.add(DeadlineScheduler(...))
+await runtime.start() ... await runtime.stop()
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class ServiceRuntime:
         self._started: list[Component] = []
 
     def on_startup(self, hook: Callable[[], Awaitable[object]]) -> None:
-        """Run before any component starts (indexes, seed data); retried until the servers answer."""
+        """Run before the components start (indexes, seed data); retried until servers answer."""
         self._startup.append(hook)
 
     def add(self, component: Component) -> None:
@@ -129,8 +129,12 @@ class ServiceRuntime:
                     attempt += 1
                     if time.monotonic() > deadline:
                         raise
-                    log.warning("startup step failed, retrying", service=self.name,
-                                step=getattr(hook, "__qualname__", repr(hook)), error=repr(exc))
+                    log.warning(
+                        "startup step failed, retrying",
+                        service=self.name,
+                        step=getattr(hook, "__qualname__", repr(hook)),
+                        error=repr(exc),
+                    )
                     await asyncio.sleep(backoff.delay(attempt))
 
     async def _probe(self) -> None:

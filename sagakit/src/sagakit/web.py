@@ -25,7 +25,9 @@ HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
 )
 HTTP_SECONDS = Histogram(
-    "http_request_seconds", "HTTP request latency", ["service", "method", "route"],
+    "http_request_seconds",
+    "HTTP request latency",
+    ["service", "method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 UNMATCHED = "<unmatched>"

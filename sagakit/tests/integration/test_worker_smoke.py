@@ -1,12 +1,10 @@
 from __future__ import annotations
 
 from redis.asyncio import Redis
-
 from sagakit.envelope import Message
 from sagakit.publisher import Publisher
 from sagakit.routing import Delivery, Router
 from sagakit.testing.waiting import eventually
-
 from sagakit.testing.workers import MakeWorker
 
 
