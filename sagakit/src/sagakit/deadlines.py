@@ -1,12 +1,12 @@
 """Durable deadlines: a due date stored in the document it concerns, fired at least once.
 
 A saga step sets `deadline_at` (indexed, epoch milliseconds) in the same guarded write that
-enters the step, and the write that leaves the step replaces or removes it, so the deadline lives and dies with
-the state it guards and no separate timer can be lost. The scheduler polls for due
-documents and calls `on_due(doc)`, whose guarded transition makes a late or repeated firing
-harmless. A deadline is removed only after `on_due` has returned, and only if it still holds
-the value that fired: a crash of any process before that leaves it due, and the next poll
-(here or in another replica) fires it again.
+enters the step, and the write that leaves the step replaces or removes it, so the deadline
+lives and dies with the state it guards and no separate timer can be lost. The scheduler
+polls for due documents and calls `on_due(doc)`, whose guarded transition makes a late or
+repeated firing harmless. A deadline is removed only after `on_due` has returned, and only if
+it still holds the value that fired: a crash of any process before that leaves it due, and
+the next poll (here or in another replica) fires it again.
 """
 
 from __future__ import annotations
