@@ -124,7 +124,7 @@ DEAD_LETTER_FIELDS = [
 
 def _type_name(schema: dict[str, Any], defs: dict[str, Any]) -> str:
     if "$ref" in schema:
-        name = schema["$ref"].rsplit("/", 1)[-1]
+        name = str(schema["$ref"]).rsplit("/", 1)[-1]
         target = defs.get(name, {})
         if "enum" in target:
             return " \\| ".join(f"`{v}`" for v in target["enum"])

@@ -424,6 +424,7 @@ class StreamWorker:
             await asyncio.sleep(self._settings.claim_interval_s)
             for stream in self.streams:
                 try:
+                    await self._renew_held(stream)
                     await self._claim_idle(stream)
                 except asyncio.CancelledError:
                     raise
@@ -431,7 +432,21 @@ class StreamWorker:
                     if not is_nogroup(exc):  # a missing group is the read loop's to recreate
                         log.warning("claim failed", stream=stream, error=str(exc))
                 except Exception as exc:
-                    log.exception("claim failed", stream=stream, error=repr(exc))
+                    log.warning("claim failed", stream=stream, error=repr(exc))
+
+    async def _renew_held(self, stream: str) -> None:
+        """Keep entries this worker holds (queued behind their key, running, waiting to retry)
+        from looking idle, so no consumer's claim takes over work that is still being done.
+
+        XCLAIM JUSTID to ourselves resets an entry's idle time without counting a delivery.
+        """
+        held: list[Any] = [entry_id for s, entry_id in self._in_flight if s == stream]
+        for start in range(0, len(held), 500):
+            await self._redis.xclaim(
+                stream, self.group, self.consumer,
+                min_idle_time=self._settings.claim_idle_ms // 2,
+                message_ids=held[start : start + 500], justid=True,
+            )
 
     async def _claim_idle(self, stream: str) -> None:
         cursor = "0-0"
