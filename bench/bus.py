@@ -24,10 +24,10 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from sagakit.connections import redis_client
+from sagakit.embedded.redis import RedisServer
 from sagakit.envelope import Envelope, Message
 from sagakit.routing import Delivery, Router
 from sagakit.settings import WorkerSettings
-from sagakit.testing.redis import RedisServer
 from sagakit.worker import StreamWorker
 
 
@@ -69,7 +69,7 @@ async def run_worker(url: str, stream: str, events: int) -> float:
     started = time.perf_counter()
     await worker.start()
     await done.wait()
-    while (await redis.xpending(stream, "bench"))["pending"]:
+    while (await redis.xpending(stream, "bench"))["pending"]:  # noqa: ASYNC110 (polls Redis)
         await asyncio.sleep(0.001)
     elapsed = time.perf_counter() - started
     await worker.stop()

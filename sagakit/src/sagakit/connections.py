@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 
@@ -22,3 +25,17 @@ def redis_client(
 
 def is_nogroup(exc: BaseException) -> bool:
     return "NOGROUP" in str(exc)
+
+
+def mongo_client(url: str, **kwargs: Any) -> AsyncMongoClient[dict[str, Any]]:
+    """An ``AsyncMongoClient`` with short server selection and aware (UTC) datetimes.
+
+    ``kwargs`` override the defaults (any ``AsyncMongoClient`` option).
+    """
+    options: dict[str, Any] = {
+        "serverSelectionTimeoutMS": 5000,
+        "connectTimeoutMS": 5000,
+        "tz_aware": True,
+    }
+    options.update(kwargs)
+    return AsyncMongoClient(url, **options)

@@ -15,11 +15,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from sagakit.backoff import Backoff
-from sagakit.connections import redis_client
+from sagakit.connections import mongo_client, redis_client
 from sagakit.dead_letters import DeadLetters
 from sagakit.health import Health
 from sagakit.lifecycle import Component, Periodic
@@ -30,12 +29,6 @@ from sagakit.settings import ConnectionSettings, WorkerSettings
 from sagakit.worker import StreamWorker
 
 log = get_logger("sagakit.service")
-
-
-def mongo_client(url: str) -> AsyncMongoClient[dict[str, Any]]:
-    return AsyncMongoClient(
-        url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000
-    )
 
 
 class ServiceRuntime:

@@ -159,8 +159,9 @@ class StreamWorker:
         abandoned = self._scheduler.abandon()
         await _cancel_and_wait(self._scheduler.tasks())
         if abandoned:
-            log.warning("abandoned in-flight entries; they stay pending", count=abandoned,
-                        group=self.group)
+            log.warning(
+                "abandoned in-flight entries; they stay pending", count=abandoned, group=self.group
+            )
         await _cancel_and_wait(self._tasks)
         with contextlib.suppress(*CONNECTION_ERRORS):
             async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
@@ -242,9 +243,7 @@ class StreamWorker:
                     return
                 failures, recover = await self._read_failed(exc, failures, recover)
 
-    async def _read_failed(
-        self, exc: Exception, failures: int, recover: bool
-    ) -> tuple[int, bool]:
+    async def _read_failed(self, exc: Exception, failures: int, recover: bool) -> tuple[int, bool]:
         """React to a failed read; returns the new failure count and whether to recover."""
         if isinstance(exc, ResponseError) and is_nogroup(exc):
             log.warning("consumer group missing, recreating", group=self.group)
@@ -264,8 +263,9 @@ class StreamWorker:
         self._consuming = False
         self._health.set(self._health_name, False, reason)
         delay = self._reconnect.delay(failures)
-        log.warning("cannot consume, retrying", group=self.group, reason=reason,
-                    retry_in_s=round(delay, 2))
+        log.warning(
+            "cannot consume, retrying", group=self.group, reason=reason, retry_in_s=round(delay, 2)
+        )
         await asyncio.sleep(delay)
 
     async def _recover_own_pending(self) -> None:
@@ -315,8 +315,14 @@ class StreamWorker:
                 self._in_flight.add((stream, entry_id))
                 self._scheduler.submit(
                     POISON_KEY,
-                    _GiveUp(stream, entry_id, fields, "max_deliveries",
-                            "delivered too often without an acknowledgement", deliveries),
+                    _GiveUp(
+                        stream,
+                        entry_id,
+                        fields,
+                        "max_deliveries",
+                        "delivered too often without an acknowledgement",
+                        deliveries,
+                    ),
                 )
             else:
                 self._accept(stream, entry_id, fields, attempt=deliveries)
@@ -326,9 +332,7 @@ class StreamWorker:
             for entry_id in entry_ids:
                 pipe.xpending_range(stream, self.group, min=entry_id, max=entry_id, count=1)
             rows = await pipe.execute()
-        return {
-            row[0]["message_id"]: int(row[0]["times_delivered"]) for row in rows if row
-        }
+        return {row[0]["message_id"]: int(row[0]["times_delivered"]) for row in rows if row}
 
     # ---- handling --------------------------------------------------------------------------
 
@@ -343,8 +347,12 @@ class StreamWorker:
                 ):
                     await self._handle(work)
         except Exception as exc:  # redis unreachable, group gone: the entry stays pending
-            log.warning("left pending after an error", stream=work.stream,
-                        entry_id=work.entry_id, error=repr(exc))
+            log.warning(
+                "left pending after an error",
+                stream=work.stream,
+                entry_id=work.entry_id,
+                error=repr(exc),
+            )
         finally:
             self._in_flight.discard(ref)
 
@@ -360,13 +368,25 @@ class StreamWorker:
                 async with asyncio.timeout(self._settings.handler_timeout_s):
                     await handler(current)
             except PoisonMessage as exc:
-                await self._give_up(_GiveUp(current.stream, current.entry_id, current.fields,
-                                            "invalid_payload", str(exc), current.attempt))
+                await self._give_up(
+                    _GiveUp(
+                        current.stream,
+                        current.entry_id,
+                        current.fields,
+                        "invalid_payload",
+                        str(exc),
+                        current.attempt,
+                    )
+                )
                 return
             except Exception as exc:
                 self._children(current.stream, current.envelope.type)[1].inc()
-                log.warning("handler failed", stream=current.stream, attempt=current.attempt,
-                            error=repr(exc))
+                log.warning(
+                    "handler failed",
+                    stream=current.stream,
+                    attempt=current.attempt,
+                    error=repr(exc),
+                )
                 current = await self._retry(current, exc)
             else:
                 processed, _, latency = self._children(current.stream, current.envelope.type)
@@ -382,14 +402,27 @@ class StreamWorker:
         if deliveries is None:  # no longer pending for this group: nothing left to do here
             return None
         if deliveries >= self._settings.max_deliveries:
-            await self._give_up(_GiveUp(delivery.stream, delivery.entry_id, delivery.fields,
-                                        "max_deliveries", repr(error), deliveries))
+            await self._give_up(
+                _GiveUp(
+                    delivery.stream,
+                    delivery.entry_id,
+                    delivery.fields,
+                    "max_deliveries",
+                    repr(error),
+                    deliveries,
+                )
+            )
             return None
         await asyncio.sleep(self._backoff.delay(deliveries))
-        claimed = entries(await self._redis.xclaim(
-            delivery.stream, self.group, self.consumer, min_idle_time=0,
-            message_ids=[delivery.entry_id],
-        ))
+        claimed = entries(
+            await self._redis.xclaim(
+                delivery.stream,
+                self.group,
+                self.consumer,
+                min_idle_time=0,
+                message_ids=[delivery.entry_id],
+            )
+        )
         fields = claimed[0][1] if claimed else None
         if fields is None:  # deleted meanwhile
             self._acker.ack(delivery.stream, delivery.entry_id)
@@ -398,11 +431,22 @@ class StreamWorker:
         return replace(delivery, fields=fields, attempt=deliveries + 1)
 
     async def _give_up(self, work: _GiveUp) -> None:
-        log.error("dead-lettering", stream=work.stream, entry_id=work.entry_id,
-                  reason=work.reason, error=work.error, deliveries=work.deliveries)
+        log.error(
+            "dead-lettering",
+            stream=work.stream,
+            entry_id=work.entry_id,
+            reason=work.reason,
+            error=work.error,
+            deliveries=work.deliveries,
+        )
         await self._dead_letters.send(
-            stream=work.stream, group=self.group, entry_id=work.entry_id, fields=work.fields,
-            reason=work.reason, error=work.error, deliveries=work.deliveries,
+            stream=work.stream,
+            group=self.group,
+            entry_id=work.entry_id,
+            fields=work.fields,
+            reason=work.reason,
+            error=work.error,
+            deliveries=work.deliveries,
         )
 
     def _children(self, stream: str, message_type: str) -> Any:
@@ -443,9 +487,12 @@ class StreamWorker:
         held: list[Any] = [entry_id for s, entry_id in self._in_flight if s == stream]
         for start in range(0, len(held), 500):
             await self._redis.xclaim(
-                stream, self.group, self.consumer,
+                stream,
+                self.group,
+                self.consumer,
                 min_idle_time=self._settings.claim_idle_ms // 2,
-                message_ids=held[start : start + 500], justid=True,
+                message_ids=held[start : start + 500],
+                justid=True,
             )
 
     async def _claim_idle(self, stream: str) -> None:
@@ -454,11 +501,16 @@ class StreamWorker:
             if self._stopping or self._scheduler.size >= self._settings.max_in_flight:
                 return
             start = cursor
-            cursor, claimed, deleted = autoclaim_reply(await self._redis.xautoclaim(
-                stream, self.group, self.consumer,
-                min_idle_time=self._settings.claim_idle_ms, start_id=cursor,
-                count=self._settings.claim_batch,
-            ))
+            cursor, claimed, deleted = autoclaim_reply(
+                await self._redis.xautoclaim(
+                    stream,
+                    self.group,
+                    self.consumer,
+                    min_idle_time=self._settings.claim_idle_ms,
+                    start_id=cursor,
+                    count=self._settings.claim_batch,
+                )
+            )
             for entry_id in deleted:
                 self._acker.ack(stream, entry_id)
             if any(cast(str | None, entry_id) is None for entry_id, _ in claimed):
@@ -478,13 +530,15 @@ class StreamWorker:
     ) -> None:
         """Acknowledge the entries of ours in [start, end) that no longer exist in the stream."""
         owned = await self._redis.xpending_range(
-            stream, self.group, min=start, max="+" if end == "0-0" else f"({end}",
-            count=self._settings.claim_batch + len(self._in_flight), consumername=self.consumer,
+            stream,
+            self.group,
+            min=start,
+            max="+" if end == "0-0" else f"({end}",
+            count=self._settings.claim_batch + len(self._in_flight),
+            consumername=self.consumer,
         )
         ids = [cast(str, row["message_id"]) for row in owned]
-        candidates = [
-            i for i in ids if i not in claimed and (stream, i) not in self._in_flight
-        ]
+        candidates = [i for i in ids if i not in claimed and (stream, i) not in self._in_flight]
         if not candidates:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -507,14 +561,18 @@ class StreamWorker:
                     await self._publish_gauges(stream)
                     if self._trim and now >= next_trim:
                         await maintenance.trim_consumed(
-                            self._redis, stream,
+                            self._redis,
+                            stream,
                             required_groups=self._required_groups.get(stream, ()),
                             exact=self._settings.trim_exact,
                         )
                     if now >= next_cleanup:
                         removed = await maintenance.remove_idle_consumers(
-                            self._redis, stream, self.group,
-                            idle_ms=self._settings.consumer_cleanup_idle_ms, keep=self.consumer,
+                            self._redis,
+                            stream,
+                            self.group,
+                            idle_ms=self._settings.consumer_cleanup_idle_ms,
+                            keep=self.consumer,
                         )
                         if removed:
                             log.info("removed idle consumers", stream=stream, consumers=removed)
@@ -533,4 +591,3 @@ class StreamWorker:
                 PENDING.labels(stream, self.group).set(stats.pending)
                 if stats.lag is not None:
                     LAG.labels(stream, self.group).set(stats.lag)
-

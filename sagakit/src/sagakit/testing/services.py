@@ -10,7 +10,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from sagakit.testing.redis import free_port
+from sagakit.embedded.redis import free_port
 from sagakit.web import ServiceApp
 
 
@@ -40,8 +40,9 @@ async def running(*services: ServiceApp) -> AsyncIterator[list[httpx.AsyncClient
 async def uvicorn_server(app: FastAPI) -> AsyncIterator[str]:
     """Serve `app` (without running its lifespan) on a free loopback port; yield its base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
-                            ws_ping_interval=None)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", ws_ping_interval=None
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
