@@ -12,7 +12,6 @@ the next poll (here or in another replica) fires it again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,6 +21,7 @@ from pymongo.errors import PyMongoError
 from sagakit.backoff import Backoff
 from sagakit.clock import now_ms
 from sagakit.health import Health
+from sagakit.lifecycle import cancel_and_wait
 from sagakit.logs import get_logger
 from sagakit.metrics import DEADLINES_FIRED
 from sagakit.outbox import Collection, Document
@@ -65,14 +65,11 @@ class DeadlineScheduler:
 
     async def stop(self, timeout_s: float = 5.0) -> None:
         if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
+            await cancel_and_wait([self._loop])
         if self._firing:
             _, still_running = await asyncio.wait(list(self._firing.values()), timeout=timeout_s)
-            for task in still_running:  # left due in the database: fired again after restart
-                task.cancel()
-            await asyncio.gather(*still_running, return_exceptions=True)
+            # left due in the database: they fire again after a restart
+            await cancel_and_wait(still_running)
 
     async def fire_due(self) -> int:
         """One poll: start `on_due` for every due document not already firing."""

@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Protocol
 
 from sagakit.backoff import Backoff
 from sagakit.logs import get_logger
 
 log = get_logger("sagakit.lifecycle")
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Cancel the tasks and wait until they are done, cancelling again any that swallowed it.
+
+    A cancellation can be lost inside a client library: on Python 3.11 `asyncio.wait_for`
+    (used by redis-py) and pymongo's async client have been seen to absorb one that lands as
+    their operation completes, and a loop task would then run on. So cancel until done.
+    """
+    tasks = list(tasks)
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.2)
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("task failed", task=task.get_name(), error=repr(task.exception()))
 
 
 class Component(Protocol):
@@ -35,9 +52,7 @@ class Periodic:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
 
     async def _loop(self) -> None:
         failures = 0

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from sagakit import stream_ids
+from sagakit.dead_letters import dlq_stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +112,33 @@ async def remove_idle_consumers(
         if result != -1:
             removed.append(name)
     return removed
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOverview:
+    stream: str
+    length: int
+    dead_letters: int
+    groups: list[GroupStats]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stream": self.stream,
+            "length": self.length,
+            "dead_letters": self.dead_letters,
+            "groups": [group.as_dict() for group in self.groups],
+        }
+
+
+async def overview(redis: Redis, streams: Iterable[str]) -> list[StreamOverview]:
+    """Length, dead letters and per-group lag/pending/consumers of each stream (the ops view)."""
+    found: list[StreamOverview] = []
+    for stream in streams:
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.xlen(stream)
+            pipe.xlen(dlq_stream(stream))
+            length, dead = await pipe.execute()
+        found.append(
+            StreamOverview(stream, int(length), int(dead), await group_stats(redis, stream))
+        )
+    return found

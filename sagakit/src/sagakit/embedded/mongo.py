@@ -21,6 +21,7 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from sagakit.connections import mongo_client
+from sagakit.embedded import die_with_parent
 
 __all__ = ["EmbeddedMongo", "EmbeddedMongoError", "is_nx27017", "mongo_client", "ping"]
 
@@ -190,6 +191,7 @@ class EmbeddedMongo:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=self.new_session,
+                preexec_fn=die_with_parent() if self.new_session else None,
             )
         self._proc = proc
         url = self.url

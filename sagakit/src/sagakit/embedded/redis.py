@@ -15,6 +15,8 @@ from pathlib import Path
 
 from redis import Redis as SyncRedis
 
+from sagakit.embedded import die_with_parent
+
 __all__ = ["RedisServer", "free_port", "redis_server_executable"]
 
 
@@ -57,11 +59,17 @@ class RedisServer:
     """A redis-server process on a fixed port, which can be stopped, killed and started again."""
 
     def __init__(
-        self, data_dir: Path, *, port: int | None = None, appendonly: bool = False
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        appendonly: bool = False,
+        new_session: bool = False,
     ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.appendonly = appendonly
+        self.new_session = new_session
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -89,7 +97,14 @@ class RedisServer:
             "--logfile",
             str(self.data_dir / "redis.log"),
         ]
-        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._process = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=self.new_session,
+            preexec_fn=die_with_parent() if self.new_session else None,
+        )
         deadline = time.monotonic() + timeout_s
         client = SyncRedis(port=self.port, socket_connect_timeout=0.5)
         try:

@@ -1,0 +1,1 @@
+"""The notifications service of orders-saga."""
