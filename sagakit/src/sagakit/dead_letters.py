@@ -51,6 +51,13 @@ class DeadLetter:
         }
 
 
+def _int(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
+
+
 def _decode(stream: str, dlq_id: str, raw: Mapping[str, str]) -> DeadLetter:
     try:
         fields = orjson.loads(raw.get("fields", "{}"))
@@ -63,7 +70,7 @@ def _decode(stream: str, dlq_id: str, raw: Mapping[str, str]) -> DeadLetter:
         group=raw.get("group", ""),
         reason=raw.get("reason", ""),
         error=raw.get("error", ""),
-        deliveries=int(raw.get("deliveries", "0") or 0),
+        deliveries=_int(raw.get("deliveries")),
         at=raw.get("at", ""),
         fields=fields if isinstance(fields, dict) else {},
     )

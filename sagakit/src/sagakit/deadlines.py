@@ -22,7 +22,7 @@ from sagakit.backoff import Backoff
 from sagakit.clock import now_ms
 from sagakit.health import Health
 from sagakit.lifecycle import cancel_and_wait
-from sagakit.logs import get_logger
+from sagakit.logs import describe, get_logger
 from sagakit.metrics import DEADLINES_FIRED
 from sagakit.outbox import Collection, Document
 
@@ -101,7 +101,7 @@ class DeadlineScheduler:
             except Exception as exc:
                 failures += 1
                 self._health.set(self._health_name, False, f"cannot poll deadlines: {exc!r}")
-                log.warning("deadline poll failed", error=repr(exc))
+                log.warning("deadline poll failed", error=describe(exc))
                 await asyncio.sleep(self._backoff.delay(failures))
 
     def _waiting_to_retry(self, doc_id: Any) -> bool:
@@ -132,7 +132,7 @@ class DeadlineScheduler:
                 doc_id=str(doc_id),
                 attempt=attempts,
                 retry_in_s=round(delay, 2),
-                error=repr(exc),
+                error=describe(exc),
             )
         finally:
             self._firing.pop(doc_id, None)

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from sagakit.backoff import Backoff
-from sagakit.logs import get_logger
+from sagakit.logs import describe, get_logger
 
 log = get_logger("sagakit.lifecycle")
 
@@ -29,7 +29,7 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
         _, pending = await asyncio.wait(pending, timeout=0.2)
     for task in tasks:
         if not task.cancelled() and task.exception() is not None:
-            log.warning("task failed", task=task.get_name(), error=repr(task.exception()))
+            log.warning("task failed", task=task.get_name(), error=describe(task.exception()))
 
 
 class Component(Protocol):
@@ -66,7 +66,7 @@ class Periodic:
                 raise
             except Exception as exc:
                 failures += 1
-                log.warning("periodic job failed", job=self.name, error=repr(exc))
+                log.warning("periodic job failed", job=self.name, error=describe(exc))
                 await asyncio.sleep(backoff.delay(failures))
 
 

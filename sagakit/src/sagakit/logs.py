@@ -32,3 +32,10 @@ def configure_logging(*, json: bool | None = None, level: str = "INFO") -> None:
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
     return logger
+
+
+def describe(exc: BaseException | None) -> str:
+    """`ExceptionType: message` (redis-py 8's repr drops the message)."""
+    if exc is None:
+        return ""
+    return f"{type(exc).__name__}: {exc}"

@@ -28,7 +28,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from sagakit.clock import now_ms
 from sagakit.envelope import Envelope
-from sagakit.logs import get_logger
+from sagakit.logs import describe, get_logger
 from sagakit.metrics import OUTBOX_SWEPT
 from sagakit.publisher import Publisher
 
@@ -136,7 +136,7 @@ class OutboxRelay:
             log.warning(
                 "outbox publish failed; the sweeper will retry",
                 doc_id=str(doc["_id"]),
-                error=repr(exc),
+                error=describe(exc),
             )
             return False
         self._schedule_cleanup(doc, [event_id for event_id, _, _ in events])
@@ -165,7 +165,7 @@ class OutboxRelay:
                 await self.collection.bulk_write(batch, ordered=True)
             except PyMongoError as exc:
                 # Harmless: the entries stay and the sweeper publishes them again later.
-                log.warning("outbox cleanup failed", error=repr(exc), writes=len(batch))
+                log.warning("outbox cleanup failed", error=describe(exc), writes=len(batch))
             finally:
                 self._awaiting_cleanup.difference_update(published)
 

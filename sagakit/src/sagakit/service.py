@@ -22,7 +22,7 @@ from sagakit.connections import mongo_client, redis_client
 from sagakit.dead_letters import DeadLetters
 from sagakit.health import Health
 from sagakit.lifecycle import Component, Periodic
-from sagakit.logs import get_logger
+from sagakit.logs import describe, get_logger
 from sagakit.publisher import Publisher
 from sagakit.routing import Router
 from sagakit.settings import ConnectionSettings, WorkerSettings
@@ -126,7 +126,7 @@ class ServiceRuntime:
                         "startup step failed, retrying",
                         service=self.name,
                         step=getattr(hook, "__qualname__", repr(hook)),
-                        error=repr(exc),
+                        error=describe(exc),
                     )
                     await asyncio.sleep(backoff.delay(attempt))
 

@@ -47,6 +47,13 @@ class WorkerSettings(BaseSettings):
                 f"claim_idle_ms ({self.claim_idle_ms}) must exceed handler_timeout_s + "
                 f"retry_cap_s ({longest_busy_ms:.0f} ms)"
             )
+        if self.claim_interval_s * 1000 * 2 >= self.claim_idle_ms:
+            # the claim loop renews the entries this worker holds; it must run at least twice
+            # per idle threshold so a held entry never looks abandoned to other consumers
+            raise ValueError(
+                f"claim_interval_s ({self.claim_interval_s}) must be under half of "
+                f"claim_idle_ms ({self.claim_idle_ms} ms)"
+            )
         return self
 
     def socket_timeout_s(self) -> float:

@@ -40,7 +40,8 @@ from sagakit.dead_letters import DeadLetters
 from sagakit.envelope import Envelope, PoisonMessage
 from sagakit.health import Health
 from sagakit.keyed import KeyedScheduler
-from sagakit.logs import get_logger
+from sagakit.lifecycle import cancel_and_wait
+from sagakit.logs import describe, get_logger
 from sagakit.metrics import (
     CLAIMED,
     FAILED,
@@ -73,22 +74,6 @@ class _GiveUp:
 
 
 _Work = Delivery | _GiveUp
-
-
-async def _cancel_and_wait(tasks: Sequence[asyncio.Task[None]]) -> None:
-    """Cancel the tasks and wait until they are done, cancelling again any that swallowed it.
-
-    On Python 3.11 `asyncio.wait_for` (which redis-py uses to send commands) can swallow a
-    cancellation that lands as the inner operation completes; a loop task would then run on.
-    """
-    pending = {task for task in tasks if not task.done()}
-    while pending:
-        for task in pending:
-            task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=0.2)
-    for task in tasks:
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("task failed", task=task.get_name(), error=repr(task.exception()))
 
 
 class StreamWorker:
@@ -157,12 +142,12 @@ class StreamWorker:
             async with asyncio.timeout(max(0.0, deadline - time.monotonic() - 0.5)):
                 await self._scheduler.wait_idle()
         abandoned = self._scheduler.abandon()
-        await _cancel_and_wait(self._scheduler.tasks())
+        await cancel_and_wait(self._scheduler.tasks())
         if abandoned:
             log.warning(
                 "abandoned in-flight entries; they stay pending", count=abandoned, group=self.group
             )
-        await _cancel_and_wait(self._tasks)
+        await cancel_and_wait(self._tasks)
         with contextlib.suppress(*CONNECTION_ERRORS):
             async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
                 await self._acker.flush()
@@ -181,7 +166,7 @@ class StreamWorker:
             await self._reader.connection_pool.disconnect()
         done, _ = await asyncio.wait({self._reading}, timeout=self._settings.block_ms / 1000 + 1)
         if not done:
-            await _cancel_and_wait([self._reading])
+            await cancel_and_wait([self._reading])
 
     async def __aenter__(self) -> StreamWorker:
         await self.start()
@@ -213,12 +198,18 @@ class StreamWorker:
     async def _read_loop(self) -> None:
         failures = 0
         recover = True
+        first_start = True
         new_entries = dict.fromkeys(self.streams, ">")
         while not self._stopping:
             try:
                 if recover:
                     await self._ensure_groups()
-                    await self._recover_own_pending()
+                    if first_start:
+                        # Only once: after a reconnect the entries still pending for this
+                        # name are this process's own in-flight ones, and re-reading them
+                        # would count a delivery for each (dead-lettering them early).
+                        await self._recover_own_pending()
+                        first_start = False
                     recover = False
                 await self._scheduler.wait_for_room()
                 room = self._settings.max_in_flight - self._scheduler.size
@@ -255,7 +246,7 @@ class StreamWorker:
         if isinstance(exc, CONNECTION_ERRORS):
             await self._degraded(f"redis unreachable: {exc}", failures)
             return failures, True
-        log.error("read loop error", group=self.group, error=repr(exc), exc_info=exc)
+        log.error("read loop error", group=self.group, error=describe(exc), exc_info=exc)
         await self._degraded(f"read loop error: {exc!r}", failures)
         return failures, recover
 
@@ -289,7 +280,7 @@ class StreamWorker:
         ref = (stream, entry_id)
         if ref in self._in_flight:
             return
-        if fields is None:  # deleted while pending
+        if not fields:  # deleted while pending (redis-py reads the nil as None or {})
             self._acker.ack(stream, entry_id)
             return
         self._in_flight.add(ref)
@@ -311,7 +302,7 @@ class StreamWorker:
         counts = await self._delivery_counts(stream, [i for i, _ in fresh])
         for entry_id, fields in fresh:
             deliveries = counts.get(entry_id, 1)
-            if fields is not None and deliveries > self._settings.max_deliveries:
+            if fields and deliveries > self._settings.max_deliveries:
                 self._in_flight.add((stream, entry_id))
                 self._scheduler.submit(
                     POISON_KEY,
@@ -351,7 +342,7 @@ class StreamWorker:
                 "left pending after an error",
                 stream=work.stream,
                 entry_id=work.entry_id,
-                error=repr(exc),
+                error=describe(exc),
             )
         finally:
             self._in_flight.discard(ref)
@@ -385,7 +376,7 @@ class StreamWorker:
                     "handler failed",
                     stream=current.stream,
                     attempt=current.attempt,
-                    error=repr(exc),
+                    error=describe(exc),
                 )
                 current = await self._retry(current, exc)
             else:
@@ -408,7 +399,7 @@ class StreamWorker:
                     delivery.entry_id,
                     delivery.fields,
                     "max_deliveries",
-                    repr(error),
+                    describe(error),
                     deliveries,
                 )
             )
@@ -424,7 +415,7 @@ class StreamWorker:
             )
         )
         fields = claimed[0][1] if claimed else None
-        if fields is None:  # deleted meanwhile
+        if not fields:  # deleted meanwhile
             self._acker.ack(delivery.stream, delivery.entry_id)
             return None
         RETRIED.labels(delivery.stream, self.group).inc()
@@ -476,7 +467,7 @@ class StreamWorker:
                     if not is_nogroup(exc):  # a missing group is the read loop's to recreate
                         log.warning("claim failed", stream=stream, error=str(exc))
                 except Exception as exc:
-                    log.warning("claim failed", stream=stream, error=repr(exc))
+                    log.warning("claim failed", stream=stream, error=describe(exc))
 
     async def _renew_held(self, stream: str) -> None:
         """Keep entries this worker holds (queued behind their key, running, waiting to retry)
@@ -579,7 +570,7 @@ class StreamWorker:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    log.warning("maintenance failed", stream=stream, error=repr(exc))
+                    log.warning("maintenance failed", stream=stream, error=describe(exc))
             if now >= next_trim:
                 next_trim = now + self._settings.trim_interval_s
             if now >= next_cleanup:

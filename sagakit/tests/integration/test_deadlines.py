@@ -7,8 +7,8 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from sagakit.deadlines import DEADLINE_AT, DeadlineScheduler
 from sagakit.clock import now_ms
+from sagakit.deadlines import DEADLINE_AT, DeadlineScheduler
 from sagakit.testing.waiting import eventually
 
 Db = AsyncDatabase[dict[str, Any]]

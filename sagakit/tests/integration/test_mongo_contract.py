@@ -22,6 +22,7 @@ from pymongo import ASCENDING, DESCENDING, InsertOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
+
 from sagakit.testing.mongo import is_nx27017
 
 Doc = dict[str, Any]

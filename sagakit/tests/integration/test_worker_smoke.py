@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from redis.asyncio import Redis
+
 from sagakit.envelope import Message
 from sagakit.publisher import Publisher
 from sagakit.routing import Delivery, Router
@@ -28,7 +29,9 @@ async def test_consumes_and_acknowledges(
     for n in range(20):
         await publisher.publish(stream, Pinged(n=n).envelope(key=f"k{n % 3}", version=n))
     await eventually(lambda: len(seen) == 20, what="all handled")
+
     async def acked() -> bool:
         return (await redis.xpending(stream, "g"))["pending"] == 0
+
     await eventually(acked, what="all acknowledged")
     assert sorted(seen) == list(range(20))

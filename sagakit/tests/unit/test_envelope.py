@@ -125,8 +125,13 @@ def test_a_payload_that_does_not_fit_its_model_is_poison() -> None:
 
 def test_causation_and_trace_follow_the_cause() -> None:
     cause = Envelope(
-        id="c1", type="t", key="o1", version=1, occurred_at=datetime.now(UTC),
-        traceparent="00-abc-def-01", payload={},
+        id="c1",
+        type="t",
+        key="o1",
+        version=1,
+        occurred_at=datetime.now(UTC),
+        traceparent="00-abc-def-01",
+        payload={},
     )
     effect = Paid(amount_cents=1).envelope(key="o1", version=2, causation=cause)
     assert effect.causation_id == "c1"

@@ -97,6 +97,35 @@ def is_nx27017(url: str) -> bool:
     return info.get("process") == "nx_27017"
 
 
+def process_is_running(pid: int) -> bool:
+    """True for a live process; False for none, or a zombie (killed, not reaped yet).
+
+    Where PID 1 does not reap orphans (some containers), a server killed with its parent stays
+    a zombie, which `kill -0` still finds: its pid file would block the next start forever.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
+def _remove_stale_pid_file(pid_file: Path) -> None:
+    """Let a new server start where the previous one died without cleaning up."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return
+    if not process_is_running(pid):
+        pid_file.unlink(missing_ok=True)
+
+
 class EmbeddedMongo:
     """Runs ``nx-27017 --data-dir <data_dir>`` as a child process.
 
@@ -183,6 +212,7 @@ class EmbeddedMongo:
         ]
         if self._fixed_port and not _port_is_free(self.host, self.port):
             raise EmbeddedMongoError(f"port {self.port} on {self.host} is already in use")
+        _remove_stale_pid_file(self.pid_file)
         self._log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(

@@ -1,0 +1,200 @@
+"""`orders-saga up`: the whole system on one machine, behind one address.
+
+Starts an embedded Redis (AOF) and MongoDB (nx-27017) under the data directory unless
+REDIS_URL / MONGO_URL point elsewhere, then the three services, the simulator's actors and the
+periodic stock refill in this process, behind one HTTP/WebSocket address. Ctrl-C (SIGINT) or
+SIGTERM stops everything in order within 15 s. State lives in the data directory, so running
+it again resumes every unfinished order: consumers re-read what they had not acknowledged,
+outboxes are swept, deadlines are still in the documents.
+
+Why one process for the services: on a 2-core machine the embedded MongoDB and Redis already
+need a core; one Python process for the services avoids a proxy hop and inter-process
+serialisation. Each service keeps its own runtime, consumer groups and connections, exactly as
+when they run as separate pods, so nothing here depends on sharing a process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets as secret_tokens
+import signal
+import sys
+import time
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from delivery.app import build_service as build_delivery
+from notifications.app import build_service as build_notifications
+from orders.app import build_service as build_orders
+from orders.menu import DEFAULT_STOCK
+from orders_saga_cli.gateway import ROUTES, PathDispatcher, frontend_app
+from saga_contracts.secrets import Secrets
+from sagakit.embedded.mongo import EmbeddedMongo
+from sagakit.embedded.redis import RedisServer
+from sagakit.lifecycle import Periodic
+from sagakit.logs import configure_logging, get_logger
+from sagakit.settings import ConnectionSettings
+from sagakit.web import ServiceApp
+from simulator.actors.app import build_service as build_actors
+
+log = get_logger("orders_saga.up")
+
+SHUTDOWN_BUDGET_S = 12.0
+FRONTEND_DIST = Path(__file__).resolve().parents[2] / "frontend" / "dist"
+
+
+def load_secrets(data_dir: Path) -> tuple[Secrets, bool]:
+    """The environment's secrets, else the ones kept in the data directory (created once).
+
+    Kept so tracking tokens and the operator key stay valid across restarts. Returns whether
+    the operator key was generated here (then it is printed).
+    """
+    path = data_dir / "secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    generated = False
+    for name in ("operator_api_key", "tracking_secret"):
+        if name not in stored:
+            stored[name] = secret_tokens.token_urlsafe(32)
+            generated = generated or name == "operator_api_key"
+    path.touch(mode=0o600, exist_ok=True)
+    path.write_text(json.dumps(stored, indent=2))
+    return (
+        Secrets(
+            operator_api_key=os.environ.get("OPERATOR_API_KEY") or stored["operator_api_key"],
+            tracking_secret=os.environ.get("TRACKING_SECRET") or stored["tracking_secret"],
+        ),
+        generated and not os.environ.get("OPERATOR_API_KEY"),
+    )
+
+
+@contextlib.contextmanager
+def embedded_servers(data_dir: Path) -> Iterator[tuple[str, str]]:
+    """Redis and MongoDB URLs: from the environment, else servers started under `data_dir`."""
+    with contextlib.ExitStack() as stack:
+        redis_url = os.environ.get("REDIS_URL")
+        if not redis_url:
+            redis = RedisServer(data_dir / "redis", appendonly=True, new_session=True)
+            redis_url = stack.enter_context(redis).url
+        mongo_url = os.environ.get("MONGO_URL")
+        if not mongo_url:
+            mongo = EmbeddedMongo(data_dir / "mongo", new_session=True)
+            mongo_url = stack.enter_context(mongo).url
+        yield redis_url, mongo_url
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: `up` decides the order of shutdown."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def build_services(connections: ConnectionSettings, secrets: Secrets) -> dict[str, ServiceApp]:
+    return {
+        "orders": build_orders(connections=connections, secrets=secrets),
+        "delivery": build_delivery(connections=connections, secrets=secrets),
+        "notifications": build_notifications(connections=connections, secrets=secrets),
+        "actors": build_actors(connections=connections, secrets=secrets),
+    }
+
+
+async def serve(host: str, port: int, connections: ConnectionSettings, secrets: Secrets) -> int:
+    services = build_services(connections, secrets)
+    refill_interval_s = float(os.environ.get("REFILL_INTERVAL_S", "300"))
+    refill_to = int(os.environ.get("REFILL_TO", str(DEFAULT_STOCK)))
+    orders_context = services["orders"].app.state.orders
+    refill = Periodic(
+        "stock-refill", lambda: orders_context.refill.run(to=refill_to), refill_interval_s
+    )
+
+    dist = FRONTEND_DIST if (FRONTEND_DIST / "index.html").is_file() else None
+    gateway = PathDispatcher(
+        [(prefix, services[name].app) for name, prefixes in ROUTES.items() for prefix in prefixes],
+        frontend_app(dist, [service.runtime.health for service in services.values()]),
+    )
+    server = _Server(
+        uvicorn.Config(
+            gateway,
+            host=host,
+            port=port,
+            lifespan="off",
+            log_level="warning",
+            ws_ping_interval=20,
+            ws_ping_timeout=20,
+            access_log=False,
+        )
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    started: list[ServiceApp] = []
+    try:
+        for service in services.values():
+            await service.start()
+            started.append(service)
+        if refill_interval_s > 0:
+            await refill.start()
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            if serving.done():
+                serving.result()
+                return 1
+            await asyncio.sleep(0.02)
+        url = f"http://{host}:{port}"
+        print(f"\norders-saga is up at {url}\n", flush=True)
+        await stop.wait()
+        print("\nstopping orders-saga ...", flush=True)
+        server.should_exit = True
+        await serving
+        return 0
+    finally:
+        started_at = time.monotonic()
+        await refill.stop()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SHUTDOWN_BUDGET_S):
+                await asyncio.gather(*(service.stop() for service in reversed(started)))
+        log.info("services stopped", seconds=round(time.monotonic() - started_at, 2))
+
+
+def run_loop(main: Coroutine[Any, Any, int]) -> int:
+    """Run on uvloop when it is installed (it is, with uvicorn[standard])."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
+def run_up(*, host: str, port: int, data_dir: str) -> int:
+    configure_logging()
+    data = Path(data_dir).resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    secrets, generated = load_secrets(data)
+    with embedded_servers(data) as (redis_url, mongo_url):
+        connections = ConnectionSettings(
+            redis_url=redis_url,
+            mongo_url=mongo_url,
+            consumer_name=os.environ.get("CONSUMER_NAME", "local"),
+        )
+        key = secrets.operator_api_key.get_secret_value()
+        print(
+            f"orders-saga: data in {data}\n"
+            f"  redis  {redis_url}\n  mongo  {mongo_url}\n"
+            f"  operator key (X-API-Key): {key}"
+            + ("  (generated, kept in secrets.json)" if generated else ""),
+            flush=True,
+        )
+        try:
+            return run_loop(serve(host, port, connections, secrets))
+        except OSError as exc:
+            print(f"orders-saga up: {exc}", file=sys.stderr)
+            return 1
