@@ -29,8 +29,9 @@ def system(tmp_path: Path) -> Iterator[System]:
 
 
 async def place(client: httpx.AsyncClient, n: int) -> httpx.Response:
-    return await client.post("/api/orders", json=order_body(n),
-                             headers={"Idempotency-Key": f"order-{n}"})
+    return await client.post(
+        "/api/orders", json=order_body(n), headers={"Idempotency-Key": f"order-{n}"}
+    )
 
 
 async def until_terminal(
@@ -43,8 +44,9 @@ async def until_terminal(
         for order_id, token in orders.items():
             if views.get(order_id, {}).get("status") in ("delivered", "cancelled"):
                 continue
-            response = await client.get(f"/api/tracking/{order_id}",
-                                        headers={"Authorization": f"Bearer {token}"})
+            response = await client.get(
+                f"/api/tracking/{order_id}", headers={"Authorization": f"Bearer {token}"}
+            )
             if response.status_code == 200:
                 views[order_id] = response.json()
         if len(views) == len(orders) and all(
@@ -52,13 +54,17 @@ async def until_terminal(
         ):
             return views
         await asyncio.sleep(0.5)
-    stuck = {k: v.get("status") for k, v in views.items()
-             if v.get("status") not in ("delivered", "cancelled")}
+    stuck = {
+        k: v.get("status")
+        for k, v in views.items()
+        if v.get("status") not in ("delivered", "cancelled")
+    }
     raise AssertionError(f"orders not terminal after {timeout_s}s: {stuck}")
 
 
-def check_invariants(views: dict[str, dict[str, Any]], bodies: dict[str, dict[str, Any]],
-                     menu: list[dict[str, Any]]) -> None:
+def check_invariants(
+    views: dict[str, dict[str, Any]], bodies: dict[str, dict[str, Any]], menu: list[dict[str, Any]]
+) -> None:
     sold: Counter[str] = Counter()
     for order_id, view in views.items():
         versions = [entry["version"] for entry in view["timeline"]]
@@ -72,8 +78,9 @@ def check_invariants(views: dict[str, dict[str, Any]], bodies: dict[str, dict[st
     assert stock == {item["id"]: DEFAULT_STOCK - sold[item["id"]] for item in DEFAULT_MENU}
 
 
-async def settled_menu(client: httpx.AsyncClient, views: dict[str, dict[str, Any]],
-                       bodies: dict[str, dict[str, Any]]) -> None:
+async def settled_menu(
+    client: httpx.AsyncClient, views: dict[str, dict[str, Any]], bodies: dict[str, dict[str, Any]]
+) -> None:
     """Stock settles shortly after the last order ends: wait for it, then check."""
     deadline = time.monotonic() + 20
     while True:
@@ -92,8 +99,10 @@ async def test_orders_complete_and_a_websocket_follows_one_live(system: System) 
     async with httpx.AsyncClient(base_url=system.url, timeout=10) as client:
         await wait_ready(client)
         first = (await place(client, 0)).json()
-        ws_url = (f"ws://127.0.0.1:{system.port}/ws/tracking/{first['id']}"
-                  f"?token={first['tracking_token']}&since=0")
+        ws_url = (
+            f"ws://127.0.0.1:{system.port}/ws/tracking/{first['id']}"
+            f"?token={first['tracking_token']}&since=0"
+        )
         async with websockets.connect(ws_url) as socket:
             snapshot = json.loads(await socket.recv())
             assert snapshot["type"] == "snapshot"

@@ -1,0 +1,224 @@
+"""The whole saga: orders, delivery, notifications and the simulator's actors, on real Redis and
+the embedded MongoDB, through success, every failure reason and customer cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from delivery.app import build_service as build_delivery
+from delivery.settings import DeliverySettings
+from notifications.app import build_service as build_notifications
+from orders.app import build_service as build_orders
+from orders.menu import DEFAULT_MENU, DEFAULT_STOCK
+from orders.settings import OrdersSettings
+from saga_contracts.secrets import Secrets
+from sagakit.settings import ConnectionSettings
+from sagakit.testing.services import running
+from sagakit.testing.workers import fast_settings
+from simulator.actors.app import build_service as build_actors
+from simulator.actors.settings import ActorSettings
+
+SECRETS = Secrets(operator_api_key="o" * 24, tracking_secret="t" * 24)
+CUSTOMER = {"name": "Alan Turing", "address": "2 Bletchley Park", "phone": "+44 1908 640404"}
+TERMINAL = ("delivered", "cancelled")
+NO_FAILURES = {"payment_decline_rate": 0, "kitchen_reject_rate": 0, "courier_fail_rate": 0}
+
+
+@dataclass
+class Saga:
+    orders: httpx.AsyncClient
+    delivery: httpx.AsyncClient
+    notifications: httpx.AsyncClient
+
+    async def place(self, n: int = 0) -> dict[str, Any]:
+        items = ["margherita", "carbonara", "tiramisu", "espresso"]
+        body = {"customer": CUSTOMER, "items": [{"item_id": items[n % 4], "quantity": 1 + n % 2}]}
+        response = await self.orders.post("/api/orders", json=body)
+        assert response.status_code == 201, response.text
+        return {**response.json(), "body": body}
+
+    async def tracking(self, order: dict[str, Any]) -> dict[str, Any]:
+        response = await self.notifications.get(
+            f"/api/tracking/{order['id']}",
+            headers={"Authorization": f"Bearer {order['tracking_token']}"},
+        )
+        return dict(response.json()) if response.status_code == 200 else {}
+
+    async def until_terminal(
+        self, orders: list[dict[str, Any]], timeout_s: float = 30.0
+    ) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            views = [await self.tracking(order) for order in orders]
+            if all(view.get("status") in TERMINAL for view in views):
+                return views
+            if time.monotonic() > deadline:
+                stuck = [v.get("status") for v in views if v.get("status") not in TERMINAL]
+                raise AssertionError(f"orders not terminal: {stuck}")
+            await asyncio.sleep(0.1)
+
+    async def stock(self) -> dict[str, int]:
+        return {item["id"]: item["stock"] for item in (await self.orders.get("/api/menu")).json()}
+
+
+@contextlib.asynccontextmanager
+async def saga_system(
+    redis_url: str,
+    mongo_url: str,
+    namespace: str,
+    *,
+    orders: dict[str, Any] | None = None,
+    delivery: dict[str, Any] | None = None,
+    actors: dict[str, Any] | None = None,
+) -> AsyncIterator[Saga]:
+    connections = ConnectionSettings(
+        redis_url=redis_url,
+        mongo_url=mongo_url,
+        mongo_db=f"t_{uuid.uuid4().hex[:10]}",
+        consumer_name="system-test",
+        stream_prefix=f"{namespace}.",
+    )
+    services = [
+        build_orders(
+            OrdersSettings(deadline_poll_s=0.05, **(orders or {})),
+            connections,
+            fast_settings(),
+            SECRETS,
+        ),
+        build_delivery(
+            DeliverySettings(
+                assign_interval_s=0.1, deadline_poll_interval_s=0.05, **(delivery or {})
+            ),
+            connections,
+            fast_settings(),
+            SECRETS,
+        ),
+        build_notifications(None, connections, fast_settings(), SECRETS),
+        build_actors(
+            ActorSettings.benchmark(**{**NO_FAILURES, **(actors or {})}),
+            connections,
+            fast_settings(),
+            SECRETS,
+        ),
+    ]
+    async with running(*services) as (orders_client, delivery_client, notifications_client, _):
+        yield Saga(orders_client, delivery_client, notifications_client)
+
+
+def assert_gap_free(view: dict[str, Any]) -> None:
+    versions = [entry["version"] for entry in view["timeline"]]
+    assert versions == list(range(1, view["version"] + 1)), versions
+
+
+async def assert_stock_conserved(
+    saga: Saga, orders: list[dict[str, Any]], views: list[dict[str, Any]]
+) -> None:
+    """Stock at the start = stock now + what was sold (the kitchen had accepted it)."""
+    sold: Counter[str] = Counter()
+    for order, view in zip(orders, views, strict=True):
+        if "preparing" in [entry["status"] for entry in view["timeline"]]:
+            for line in order["body"]["items"]:
+                sold[line["item_id"]] += line["quantity"]
+    expected = {item["id"]: DEFAULT_STOCK - sold[item["id"]] for item in DEFAULT_MENU}
+    deadline = time.monotonic() + 10
+    while await saga.stock() != expected:  # settling follows the terminal event closely
+        assert time.monotonic() < deadline, (await saga.stock(), expected)
+        await asyncio.sleep(0.1)
+
+
+async def test_many_orders_all_delivered_with_stock_sold(
+    redis_url: str, mongo_url: str, namespace: str
+) -> None:
+    async with saga_system(redis_url, mongo_url, namespace) as saga:
+        orders = await asyncio.gather(*(saga.place(n) for n in range(40)))
+        views = await saga.until_terminal(orders)
+        assert Counter(view["status"] for view in views) == {"delivered": 40}
+        for view in views:
+            assert_gap_free(view)
+            assert [e["status"] for e in view["timeline"]] == [
+                "placed",
+                "paid",
+                "preparing",
+                "ready",
+                "courier_assigned",
+                "picked_up",
+                "delivered",
+            ]
+        await assert_stock_conserved(saga, orders, views)
+        couriers = await saga.delivery.get("/api/couriers", headers={"X-API-Key": "o" * 24})
+        assert all(courier["status"] == "idle" for courier in couriers.json())
+
+
+FAILURES = [
+    ("payment_declined", {"actors": {"payment_decline_rate": 1.0}}, False),
+    ("kitchen_rejected", {"actors": {"kitchen_reject_rate": 1.0}}, False),
+    ("delivery_failed", {"actors": {"courier_fail_rate": 1.0}}, True),
+    ("no_courier", {"delivery": {"courier_fleet_size": 0, "no_courier_timeout_s": 0.5}}, True),
+    (
+        "timeout",
+        {"actors": {"payment_silence_rate": 1.0}, "orders": {"payment_timeout_s": 0.5}},
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("reason", "config", "cooked"), FAILURES, ids=[reason for reason, _, _ in FAILURES]
+)
+async def test_each_failure_ends_cancelled_with_its_reason_and_stock_right(
+    redis_url: str,
+    mongo_url: str,
+    namespace: str,
+    reason: str,
+    config: dict[str, Any],
+    cooked: bool,
+) -> None:
+    async with saga_system(redis_url, mongo_url, namespace, **config) as saga:
+        orders = await asyncio.gather(*(saga.place(n) for n in range(6)))
+        views = await saga.until_terminal(orders)
+        for view in views:
+            assert view["status"] == "cancelled"
+            assert view["timeline"][-1]["reason"] == reason
+            assert ("preparing" in [e["status"] for e in view["timeline"]]) == cooked
+            assert_gap_free(view)
+        await assert_stock_conserved(saga, orders, views)
+
+
+async def test_customer_cancel_releases_stock_and_stops_the_saga(
+    redis_url: str, mongo_url: str, namespace: str
+) -> None:
+    slow_payment = {
+        "actors": {
+            "actors_zero_delay": False,
+            "payment_delay": "fixed:800",
+            "kitchen_accept_delay": "0",
+            "kitchen_cook_delay": "0",
+            "courier_pickup_delay": "0",
+            "courier_travel_delay": "0",
+        }
+    }
+    async with saga_system(redis_url, mongo_url, namespace, **slow_payment) as saga:
+        orders = [await saga.place(n) for n in range(4)]
+        for order in orders:
+            response = await saga.orders.post(
+                f"/api/orders/{order['id']}/cancel",
+                headers={"Authorization": f"Bearer {order['tracking_token']}"},
+            )
+            assert response.status_code == 202, response.text
+        views = await saga.until_terminal(orders)
+        await asyncio.sleep(1.2)  # the gateway's late authorisations arrive and are voided
+        for order, view in zip(orders, views, strict=True):
+            assert view["status"] == "cancelled"
+            assert view["timeline"][-1]["reason"] == "customer_cancelled"
+            assert (await saga.tracking(order))["version"] == 2  # nothing moved it on
+        await assert_stock_conserved(saga, orders, views)
