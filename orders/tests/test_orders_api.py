@@ -355,6 +355,10 @@ async def test_refill_is_idempotent_per_run(orders_app: OrdersUnderTest) -> None
     assert added.json()["changed"] == {"caesar": 10}
     both = await orders_app.client.post("/api/stock/refill", json={"to": 1, "add": 1}, headers=key)
     assert both.status_code == 422
+    runs = await orders_app.client.get("/api/stock/refills", headers=key)
+    assert [(r["run_id"], r["changed"]) for r in runs.json()][:1] == [("cron-1", {"caesar": 5})]
+    assert len(runs.json()) == 2
+    assert (await orders_app.client.get("/api/stock/refills")).status_code == 401
     events = await orders_app.redis.xrange(orders_app.streams.orders_events)
     refills = [f for _, f in events if f["type"] == "stock.refilled"]
     assert len(refills) == 2  # one per run, the repeated run announced nothing new

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
 
 from orders.domain import Signal
 from orders.placement import (
@@ -188,6 +188,12 @@ def operator_router(operator_key: str) -> APIRouter:
         if doc is None:
             raise not_found()
         return menu_item(doc)
+
+    @router.get("/stock/refills", response_model=list[RefillResult])
+    async def refill_runs(
+        context: Context, since_ms: Annotated[int, Query(ge=0)] = 0
+    ) -> list[RefillResult]:
+        return await context.refill.runs_since(since_ms)
 
     @router.post("/stock/refill", response_model=RefillResult)
     async def refill_stock(body: RefillRequest, context: Context) -> RefillResult:

@@ -41,9 +41,17 @@ class StockRefill:
         levels = await self._menu.levels(targets)
         event = StockRefilled(run_id=run_id, levels=levels)
         await self._runs.insert(
-            {"_id": run_id, "at_ms": now_ms(), "to": to, "add": add, "changed": changed},
+            {"_id": run_id, "at_ms": now_ms(), "changed": changed},
             emit=[
                 Emit(self._streams.orders_events, event.envelope(key=f"refill:{run_id}", version=1))
             ],
         )
         return RefillResult(run_id=run_id, changed=changed, levels=levels)
+
+    async def runs_since(self, since_ms: int) -> list[RefillResult]:
+        """Refill runs recorded at or after `since_ms` (a load test accounts for them)."""
+        cursor = self._runs.collection.find({"at_ms": {"$gte": since_ms}}).sort("at_ms", 1)
+        return [
+            RefillResult(run_id=run["_id"], changed=run.get("changed", {}), levels={})
+            async for run in cursor
+        ]
