@@ -5,22 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from pymongo import AsyncMongoClient
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 
 def redis_client(
     url: str, *, socket_timeout: float | None = 10.0, max_connections: int = 50
 ) -> Redis:
-    """A client decoding replies to str; one per purpose, never shared with a blocking read."""
-    client: Redis = Redis.from_url(
+    """A client decoding replies to str; one per purpose, never shared with a blocking read.
+
+    Its pool makes a command wait (up to 10 s) for a free connection when `max_connections`
+    are busy, instead of failing, so a burst of handlers queues rather than errors.
+    """
+    pool = BlockingConnectionPool.from_url(
         url,
         decode_responses=True,
         socket_timeout=socket_timeout,
         socket_connect_timeout=5.0,
         health_check_interval=30,
         max_connections=max_connections,
+        timeout=10,
     )
-    return client
+    return Redis.from_pool(pool)
 
 
 def is_nogroup(exc: BaseException) -> bool:

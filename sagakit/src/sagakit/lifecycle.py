@@ -56,7 +56,7 @@ class Periodic:
 
     async def _loop(self) -> None:
         failures = 0
-        backoff = Backoff(base_s=self._interval_s, cap_s=max(self._interval_s, 30.0))
+        backoff = Backoff(base_s=min(self._interval_s, 1.0), cap_s=max(self._interval_s, 5.0))
         while True:
             try:
                 await self._job()

@@ -1,0 +1,1 @@
+"""The simulator service of orders-saga."""
