@@ -9,7 +9,7 @@ import pytest
 
 from orders.menu import DEFAULT_MENU, DEFAULT_STOCK
 
-from .conftest import CUSTOMER, OrdersUnderTest
+from .conftest import CUSTOMER, OrdersUnderTest, StartOrders
 
 
 async def stock_of(app: OrdersUnderTest, item_id: str) -> int:
@@ -376,3 +376,27 @@ async def test_health_readiness_and_metrics(orders_app: OrdersUnderTest) -> None
     metrics = (await orders_app.client.get("/metrics")).text
     assert 'route="/api/orders/{order_id}"' in metrics
     assert "a" * 32 not in metrics
+
+
+async def test_a_retry_after_a_crash_between_reserving_and_creating_reuses_the_stock(
+    start_orders: StartOrders,
+) -> None:
+    """The first attempt died after its reservations: the retry must not double or lose them."""
+    orders_app = await start_orders(idempotency_in_flight_s=0.2)
+    context = orders_app.service.app.state.orders
+    keys, menu = context.placement._keys, context.menu
+    body = {"customer": CUSTOMER, "items": [{"item_id": "funghi", "quantity": 3}]}
+    from orders.placement import body_hash
+    from orders.schemas import PlaceOrderRequest
+
+    claim = await keys.claim(
+        "crashed", body_hash(PlaceOrderRequest.model_validate(body)), "f" * 32, stale_after_ms=0
+    )
+    assert await menu.reserve("funghi", claim.order_id, 3)  # ... and then the process died
+    await asyncio.sleep(0.3)  # the retry comes after the first attempt counts as dead
+    retry = await orders_app.client.post(
+        "/api/orders", json=body, headers={"Idempotency-Key": "crashed"}
+    )
+    assert retry.status_code == 201, retry.text
+    assert retry.json()["id"] == "f" * 32
+    assert await stock_of(orders_app, "funghi") == DEFAULT_STOCK - 3

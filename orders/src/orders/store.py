@@ -67,6 +67,11 @@ class MenuStore:
         )
 
     async def reserve(self, item_id: str, order_id: str, quantity: int) -> bool:
+        """Take `quantity` for the order; True also when the order already holds it.
+
+        The second case is a retried request (same Idempotency-Key, so the same order id and
+        body) whose first attempt died after reserving: its reservation is reused, not doubled.
+        """
         result = await self.items.update_one(
             {
                 "_id": item_id,
@@ -78,7 +83,10 @@ class MenuStore:
                 "$set": {f"reservations.{order_id}": {"q": quantity, "t": now_ms()}},
             },
         )
-        return result.modified_count == 1
+        if result.modified_count == 1:
+            return True
+        held = {"_id": item_id, f"reservations.{order_id}": {"$exists": True}}
+        return await self.items.count_documents(held, limit=1) == 1
 
     async def release(self, item_id: str, order_id: str, quantity: int) -> bool:
         """Return the reserved quantity to the stock; False when already released or settled."""
