@@ -110,22 +110,38 @@ def pending_events(doc: Mapping[str, Any]) -> list[tuple[str, str, dict[str, str
     return found
 
 
-class OutboxRelay:
-    """Publishes a document's outbox after its write; removes published entries in batches."""
+@dataclass
+class _Cleanup:
+    """Published entries of one document whose removal is not written yet."""
 
-    def __init__(self, collection: Collection, publisher: Publisher) -> None:
+    event_ids: set[str] = field(default_factory=set)
+    head: str | None = None
+
+
+class OutboxRelay:
+    """Publishes a document's outbox after its write; removes published entries cheaply.
+
+    Removal costs no write of its own in the common case: the next guarded write of the same
+    document removes the entries published since the previous one (`take_published`). What
+    is left after `cleanup_delay_s` (the last write of a document, or writes by another
+    replica) goes out as one `bulk_write` for all documents.
+    """
+
+    def __init__(
+        self, collection: Collection, publisher: Publisher, *, cleanup_delay_s: float = 0.2
+    ) -> None:
         self.collection = collection
         self._publisher = publisher
-        self._cleanup: list[UpdateOne] = []
-        self._cleanup_ids: list[str] = []
-        self._cleaner: asyncio.Task[None] | None = None
-        # Published, cleanup not yet written: a later write of the same document still shows
+        self._cleanup_delay_s = cleanup_delay_s
+        self._pending: dict[Any, _Cleanup] = {}
+        self._flusher: asyncio.Task[None] | None = None
+        # Published, removal not yet written: a later write of the same document still shows
         # them in its outbox, and must not publish them again.
-        self._awaiting_cleanup: set[str] = set()
+        self._published: set[str] = set()
 
     async def relay(self, doc: Mapping[str, Any]) -> bool:
         """Publish every pending event of `doc`; False when that failed (the sweeper retries)."""
-        events = [e for e in pending_events(doc) if e[0] not in self._awaiting_cleanup]
+        events = [e for e in pending_events(doc) if e[0] not in self._published]
         if not events:
             return True
         try:
@@ -139,41 +155,69 @@ class OutboxRelay:
                 error=describe(exc),
             )
             return False
-        self._schedule_cleanup(doc, [event_id for event_id, _, _ in events])
+        event_ids = [event_id for event_id, _, _ in events]
+        cleanup = self._pending.setdefault(doc["_id"], _Cleanup())
+        cleanup.event_ids.update(event_ids)
+        cleanup.head = doc.get(OUTBOX_HEAD)
+        self._published.update(event_ids)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_later())
         return True
 
-    def _schedule_cleanup(self, doc: Mapping[str, Any], event_ids: list[str]) -> None:
-        unset: Document = {f"{OUTBOX}.{event_id}": "" for event_id in event_ids}
-        # Clear the sweeper's marker only if no event was added after the ones just published.
-        self._cleanup.append(UpdateOne({"_id": doc["_id"]}, {"$unset": unset}))
-        self._cleanup.append(
-            UpdateOne(
-                {"_id": doc["_id"], OUTBOX_HEAD: doc.get(OUTBOX_HEAD)},
-                {"$unset": {OUTBOX_SINCE: "", OUTBOX_HEAD: ""}},
-            )
-        )
-        self._cleanup_ids.extend(event_ids)
-        self._awaiting_cleanup.update(event_ids)
-        if self._cleaner is None or self._cleaner.done():
-            self._cleaner = asyncio.create_task(self._clean_until_empty())
+    def take_published(self, doc_id: Any) -> list[str]:
+        """Entries of `doc_id` a write may remove now; give them back with `restore`."""
+        cleanup = self._pending.get(doc_id)
+        if cleanup is None or not cleanup.event_ids:
+            return []
+        taken = sorted(cleanup.event_ids)
+        cleanup.event_ids.clear()
+        return taken
 
-    async def _clean_until_empty(self) -> None:
-        while self._cleanup:
-            batch, self._cleanup = self._cleanup, []
-            published, self._cleanup_ids = self._cleanup_ids, []
+    def removed(self, event_ids: list[str]) -> None:
+        """A write removed these entries from their document."""
+        self._published.difference_update(event_ids)
+
+    def restore(self, doc_id: Any, event_ids: list[str]) -> None:
+        """A write that was to remove these entries did not happen."""
+        if event_ids:
+            self._pending.setdefault(doc_id, _Cleanup()).event_ids.update(event_ids)
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self._cleanup_delay_s)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write every pending removal now, in one bulk write."""
+        while self._pending:
+            batch, self._pending = self._pending, {}
+            writes: list[UpdateOne] = []
+            for doc_id, cleanup in batch.items():
+                if cleanup.event_ids:
+                    unset = {f"{OUTBOX}.{event_id}": "" for event_id in cleanup.event_ids}
+                    writes.append(UpdateOne({"_id": doc_id}, {"$unset": unset}))
+                # Clear the sweeper's marker only if no event was added after those published.
+                writes.append(
+                    UpdateOne(
+                        {"_id": doc_id, OUTBOX_HEAD: cleanup.head},
+                        {"$unset": {OUTBOX_SINCE: "", OUTBOX_HEAD: ""}},
+                    )
+                )
+            published = [e for cleanup in batch.values() for e in cleanup.event_ids]
             try:
-                await self.collection.bulk_write(batch, ordered=True)
+                await self.collection.bulk_write(writes, ordered=True)
             except PyMongoError as exc:
                 # Harmless: the entries stay and the sweeper publishes them again later.
-                log.warning("outbox cleanup failed", error=describe(exc), writes=len(batch))
+                log.warning("outbox cleanup failed", error=describe(exc), writes=len(writes))
             finally:
-                self._awaiting_cleanup.difference_update(published)
+                self._published.difference_update(published)
 
     async def drain(self) -> None:
-        """Wait for scheduled cleanups (tests, shutdown)."""
-        while self._cleaner is not None and not self._cleaner.done():
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._cleaner)
+        """Write pending removals now (tests, shutdown)."""
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        await self.flush()
 
     async def sweep(self, *, older_than: timedelta = timedelta(seconds=5), limit: int = 500) -> int:
         """Republish outboxes whose write is older than `older_than`: left behind by a crash."""
@@ -193,9 +237,11 @@ class OutboxRelay:
 class DocumentStore:
     """Guarded writes to one collection, each followed by the relay of its outbox."""
 
-    def __init__(self, collection: Collection, publisher: Publisher) -> None:
+    def __init__(
+        self, collection: Collection, publisher: Publisher, *, cleanup_delay_s: float = 0.2
+    ) -> None:
         self.collection = collection
-        self.relay = OutboxRelay(collection, publisher)
+        self.relay = OutboxRelay(collection, publisher, cleanup_delay_s=cleanup_delay_s)
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index(OUTBOX_SINCE, sparse=True)
@@ -211,11 +257,27 @@ class DocumentStore:
         return True
 
     async def apply(self, doc_id: Any, transition: Transition) -> Document | None:
-        """Apply the transition if its guards hold: the document after it, else None."""
-        doc = await self.collection.find_one_and_update(
-            transition.filter(doc_id), transition.update(), return_document=ReturnDocument.AFTER
-        )
-        if doc is not None and transition.emit:
+        """Apply the transition if its guards hold: the document after it, else None.
+
+        The same write removes outbox entries of this document published since its last write.
+        """
+        update = transition.update()
+        published = self.relay.take_published(doc_id)
+        if published:
+            unset = update.setdefault("$unset", {})
+            unset.update({f"{OUTBOX}.{event_id}": "" for event_id in published})
+        try:
+            doc = await self.collection.find_one_and_update(
+                transition.filter(doc_id), update, return_document=ReturnDocument.AFTER
+            )
+        except BaseException:
+            self.relay.restore(doc_id, published)
+            raise
+        if doc is None:
+            self.relay.restore(doc_id, published)
+            return None
+        self.relay.removed(published)
+        if transition.emit:
             await self.relay.relay(doc)
         return doc
 

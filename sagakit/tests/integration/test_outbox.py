@@ -204,3 +204,47 @@ async def test_insert_is_idempotent(mongo_db: Db, redis: Redis, namespace: str) 
     assert not await store.insert(doc, emit=[status_event(stream, "o1", "placed", 1)])
     await store.relay.drain()
     assert len(await published(redis, stream)) == 1
+
+
+async def test_the_next_write_removes_what_the_previous_one_published(
+    mongo_db: Db, redis: Redis, namespace: str
+) -> None:
+    stream = f"{namespace}.orders.events"
+    store = DocumentStore(mongo_db.orders, Publisher(redis), cleanup_delay_s=60)
+    await store.insert(
+        {"_id": "o1", "status": "placed", "version": 1},
+        emit=[status_event(stream, "o1", "placed", 1)],
+    )
+    first = await store.apply("o1", pay(stream, "o1", consumed="m1"))
+    assert first is not None
+    assert [e["fields"]["version"] for e in first["outbox"].values()] == ["2"]  # v1 removed
+    ship = Transition(
+        expect={"status": "paid", "version": 2},
+        set={"status": "preparing"},
+        inc={"version": 1},
+        emit=[status_event(stream, "o1", "preparing", 3)],
+    )
+    second = await store.apply("o1", ship)
+    assert second is not None
+    assert [e["fields"]["version"] for e in second["outbox"].values()] == ["3"]
+    assert OUTBOX_SINCE in second  # the last event awaits the batched cleanup
+    await store.relay.drain()
+    doc = await mongo_db.orders.find_one({"_id": "o1"})
+    assert doc is not None and doc["outbox"] == {} and OUTBOX_SINCE not in doc
+    events = await published(redis, stream)
+    assert [e.version for e in events] == [1, 2, 3]  # each published exactly once
+
+
+async def test_a_missed_guard_gives_the_cleanup_back(
+    mongo_db: Db, redis: Redis, namespace: str
+) -> None:
+    stream = f"{namespace}.orders.events"
+    store = DocumentStore(mongo_db.orders, Publisher(redis), cleanup_delay_s=60)
+    await store.insert(
+        {"_id": "o1", "status": "placed", "version": 1},
+        emit=[status_event(stream, "o1", "placed", 1)],
+    )
+    assert await store.apply("o1", pay(stream, "o1", consumed="m1", version=7)) is None
+    await store.relay.drain()
+    doc = await mongo_db.orders.find_one({"_id": "o1"})
+    assert doc is not None and doc["outbox"] == {} and OUTBOX_SINCE not in doc
