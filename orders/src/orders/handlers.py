@@ -73,9 +73,9 @@ def stock_router(saga: Saga, menu: MenuStore, streams: Streams) -> Router:
     async def settle_stock(event: OrderStatusChanged, delivery: Delivery) -> None:
         if not event.status.terminal:
             return
-        order = await saga.orders.collection.find_one(
-            {"_id": event.order_id}, {"lines": 1, "stock_outcome": 1}
-        )
+        order = await saga.load(event.order_id)
+        if order is not None and order["version"] < event.version:  # remembered copy is older
+            order = await saga.load(event.order_id, fresh=True)
         if order is None:
             return
         release = order.get("stock_outcome") == StockOutcome.RELEASE.value

@@ -92,6 +92,7 @@ class OrderPlacement:
         self, request: PlaceOrderRequest, idempotency_key: str | None = None
     ) -> OrderCreated:
         order_id = new_order_id()
+        claim_resumes = False
         if idempotency_key is not None:
             claim = await self._keys.claim(
                 idempotency_key,
@@ -111,8 +112,9 @@ class OrderPlacement:
                     return OrderCreated.model_validate_json(claim.response)
                 case Claim.NEW | Claim.TAKEN_OVER:
                     order_id = claim.order_id
+                    claim_resumes = claim.claim is Claim.TAKEN_OVER
         try:
-            created = await self._create(order_id, request)
+            created = await self._create(order_id, request, resumed=claim_resumes)
         except PlacementError:
             if idempotency_key is not None:
                 await self._keys.abandon(idempotency_key)
@@ -121,14 +123,19 @@ class OrderPlacement:
             await self._keys.complete(idempotency_key, created.model_dump_json())
         return created
 
-    async def _create(self, order_id: str, request: PlaceOrderRequest) -> OrderCreated:
-        existing = await self._orders.collection.find_one({"_id": order_id})
-        if existing is not None:  # a request that died after creating it: answer as it would have
-            return self.created_view(existing)
+    async def _create(
+        self, order_id: str, request: PlaceOrderRequest, *, resumed: bool
+    ) -> OrderCreated:
+        if resumed:  # the first attempt died: it may have created the order already
+            existing = await self._orders.collection.find_one({"_id": order_id})
+            if existing is not None:
+                return self.created_view(existing)
         lines = await self._price(request)
         await self._reserve(order_id, lines)
         order = self._new_order(order_id, request, lines)
-        if not await self._orders.insert(order, emit=self._first_events(order)):
+        if await self._orders.insert(order, emit=self._first_events(order)):
+            self._saga.known.put(order)
+        else:
             order = await self._orders.collection.find_one({"_id": order_id}) or order
         return self.created_view(order)
 

@@ -8,6 +8,7 @@ misses, something else changed the order meanwhile: read again and decide again.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -59,11 +60,45 @@ def iso_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+class KnownOrders:
+    """The last version of each recent order this process read or wrote.
+
+    A transition decided on it needs no read first; its guard (status and version) still
+    decides, and a miss reloads from the database, so a stale entry costs one retry, never a
+    wrong transition.
+    """
+
+    def __init__(self, capacity: int = 20_000) -> None:
+        self._capacity = capacity
+        self._orders: OrderedDict[str, Document] = OrderedDict()
+
+    def get(self, order_id: str) -> Document | None:
+        return self._orders.get(order_id)
+
+    def put(self, order: Document) -> None:
+        self._orders[order["_id"]] = order
+        self._orders.move_to_end(order["_id"])
+        if len(self._orders) > self._capacity:
+            self._orders.popitem(last=False)
+
+    def forget(self, order_id: str) -> None:
+        self._orders.pop(order_id, None)
+
+
 class Saga:
     def __init__(self, orders: DocumentStore, streams: Streams, settings: OrdersSettings) -> None:
         self.orders = orders
         self.streams = streams
         self.settings = settings
+        self.known = KnownOrders()
+
+    async def load(self, order_id: str, *, fresh: bool = False) -> Document | None:
+        order = None if fresh else self.known.get(order_id)
+        if order is None:
+            order = await self.orders.collection.find_one({"_id": order_id})
+            if order is not None:
+                self.known.put(order)
+        return order
 
     async def advance(
         self,
@@ -74,28 +109,36 @@ class Saga:
         at_version: int | None = None,
     ) -> Advance:
         """Apply `signal` to the order. `at_version` limits it to that version (deadlines)."""
+        fresh = False
         for _ in range(MAX_ATTEMPTS):
-            order = await self.orders.collection.find_one({"_id": order_id})
+            order = await self.load(order_id, fresh=fresh)
             if order is None:
                 return Advance(Outcome.NOT_FOUND)
             if cause is not None and cause.id in (order.get("consumed") or {}):
-                return Advance(Outcome.DUPLICATE, order)
-            if at_version is not None and order["version"] != at_version:
+                return Advance(Outcome.DUPLICATE, order)  # consumed ids are never removed
+            if at_version is not None and order["version"] > at_version:
                 return Advance(Outcome.STALE, order)
-            decision = decide(OrderStatus(order["status"]), signal)
+            behind = at_version is not None and order["version"] < at_version
+            decision = None if behind else decide(OrderStatus(order["status"]), signal)
             if decision is None:
-                return Advance(Outcome.IGNORED, order)
+                if fresh:
+                    return Advance(Outcome.IGNORED, order)
+                fresh = True  # decided on a remembered version: confirm with the database
+                continue
             after = await self.orders.apply(order_id, self.transition(order, decision, cause))
-            if after is not None:
-                if decision.status is not None:
-                    log.info(
-                        "order advanced",
-                        order_id=order_id,
-                        signal=signal.value,
-                        status=decision.status.value,
-                        version=after["version"],
-                    )
-                return Advance(Outcome.APPLIED, after, decision)
+            if after is None:
+                fresh = True  # it changed meanwhile: read it again and decide again
+                continue
+            self.known.put(after)
+            if decision.status is not None:
+                log.info(
+                    "order advanced",
+                    order_id=order_id,
+                    signal=signal.value,
+                    status=decision.status.value,
+                    version=after["version"],
+                )
+            return Advance(Outcome.APPLIED, after, decision)
         raise RuntimeError(f"order {order_id} kept changing under {signal.value}")
 
     async def on_deadline(self, order: Document) -> None:

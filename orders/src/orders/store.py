@@ -8,6 +8,7 @@ returning the quantity (release) or keeping it sold (settle).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -22,8 +23,14 @@ MENU_FIELDS = {"name": 1, "description": 1, "category": 1, "price_cents": 1, "st
 
 
 class MenuStore:
-    def __init__(self, items: Collection) -> None:
+    """Menu items and their stock. Prices are read through a cache of `price_cache_s`: a
+    price change takes effect within that time (at once in the process that made it)."""
+
+    def __init__(self, items: Collection, *, price_cache_s: float = 1.0) -> None:
         self.items = items
+        self._price_cache_s = price_cache_s
+        self._priced: dict[str, Document] = {}
+        self._priced_until = 0.0
 
     async def ensure_indexes(self) -> None:
         await self.items.create_index([("category", ASCENDING), ("name", ASCENDING)])
@@ -46,8 +53,14 @@ class MenuStore:
         return [doc async for doc in cursor]
 
     async def by_ids(self, item_ids: list[str]) -> dict[str, Document]:
-        cursor = self.items.find({"_id": {"$in": item_ids}}, MENU_FIELDS)
-        return {doc["_id"]: doc async for doc in cursor}
+        """Name and price of the given items (those that exist), for pricing an order."""
+        if time.monotonic() >= self._priced_until or not set(item_ids) <= set(self._priced):
+            self._priced = {doc["_id"]: doc async for doc in self.items.find({}, MENU_FIELDS)}
+            self._priced_until = time.monotonic() + self._price_cache_s
+        return {item_id: self._priced[item_id] for item_id in item_ids if item_id in self._priced}
+
+    def _forget_prices(self) -> None:
+        self._priced_until = 0.0
 
     async def create(self, item_id: str, fields: dict[str, Any]) -> bool:
         try:
@@ -56,9 +69,11 @@ class MenuStore:
             )
         except DuplicateKeyError:
             return False
+        self._forget_prices()
         return True
 
     async def patch(self, item_id: str, changes: dict[str, Any]) -> Document | None:
+        self._forget_prices()
         return await self.items.find_one_and_update(
             {"_id": item_id},
             {"$set": changes, "$inc": {"version": 1}},
