@@ -102,17 +102,17 @@ tracking = APIRouter(tags=["tracking"])
 
 @tracking.get("/api/tracking/{order_id}")
 async def get_tracking(order_id: AuthorizedOrder, services: ServicesDep) -> TrackingView:
-    head = await services.store.head(order_id)
-    if head is None:
+    tracked = await services.store.tracked(order_id)
+    if tracked is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=NOT_FOUND_DETAIL)
-    entries = await services.store.entries(order_id, after=0, upto=head.version)
+    head = tracked.head
     return TrackingView.model_validate(
         {
             "order_id": order_id,
             "status": head.status,
             "version": head.version,
             "reason": head.reason,
-            "timeline": [TimelineItem.of(e) for e in entries],
+            "timeline": [TimelineItem.of(e) for e in tracked.timeline],
         }
     )
 

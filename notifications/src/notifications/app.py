@@ -13,7 +13,7 @@ from notifications.handlers import build_router
 from notifications.hub import Hub
 from notifications.ops import OpsView
 from notifications.settings import NotificationsSettings
-from notifications.store import HEADS, TIMELINE, TrackingStore
+from notifications.store import HEADS, TrackingStore
 from saga_contracts.secrets import Secrets
 from saga_contracts.topology import Groups, Streams
 from sagakit.service import ServiceRuntime
@@ -35,7 +35,7 @@ def build_service(
     streams = Streams(connections.stream_prefix)
 
     runtime = ServiceRuntime(SERVICE, connections, worker_settings)
-    store = TrackingStore(runtime.db[TIMELINE], runtime.db[HEADS], runtime.publisher)
+    store = TrackingStore(runtime.db[HEADS], runtime.publisher)
     hub = Hub()
     feed = StatusFeed(
         redis=runtime.redis,

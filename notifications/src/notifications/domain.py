@@ -1,9 +1,11 @@
 """The rules of the live view, free of I/O.
 
-Two questions decide what a customer sees:
+Three questions decide what a customer sees:
 
 - which stored versions of an order become visible (the *head* advances only to the next
-  version, then through every consecutive version already stored), and
+  version, then through every consecutive version already stored),
+- what the first write for an arriving version should be, given the head this process last
+  saw (nothing, create the order's document, or store and apply it in one guarded write), and
 - what a WebSocket sends next, given what it has sent and a version it hears about (send it,
   skip it, or first fetch the versions in between from the timeline).
 
@@ -58,6 +60,27 @@ def consecutive_after(head: int, stored: Iterable[int]) -> list[int]:
         visible.append(nxt)
         nxt += 1
     return visible
+
+
+class FirstWrite(Enum):
+    NONE = "none"  # the head was seen at or past it: stored and applied already
+    CREATE = "create"  # version 1 of an order not seen here: create its document
+    APPLY = "apply"  # presume the head is at version - 1: store and apply in one guarded write
+
+
+def first_write(version: int, known_head: int | None) -> FirstWrite:
+    """The first write for `version` when this process last saw the head at `known_head`.
+
+    Heads never go back, so a version at or below a head once seen is applied (and stored)
+    already. Otherwise the presumption is that events arrive in order: the guard of the write
+    checks it, and a miss falls back to storing the version and re-reading the head. A head seen
+    further back is no reason to doubt it: another replica may have moved it since.
+    """
+    if known_head is not None and version <= known_head:
+        return FirstWrite.NONE
+    if version == 1 and known_head is None:
+        return FirstWrite.CREATE
+    return FirstWrite.APPLY
 
 
 class Step(Enum):

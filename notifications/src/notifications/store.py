@@ -1,45 +1,123 @@
-"""MongoDB access of the notifications service: the status timeline and each order's head.
+"""MongoDB access of the notifications service: one document per order in `order_heads`.
 
-`timeline` holds one document per (order, version), `_id = "<order id>:<version:06d>"`, so a
-duplicate event inserts nothing. `order_heads` holds what customers see, `{_id: order id,
-version, status, reason?, at, updated_ms}`; it only moves forward, one guarded write at a time
-(`version` must still be the one read), to the end of the consecutive run of stored versions.
+    {_id: order id, version, status, reason?, at, updated_ms,
+     timeline: {"v000001": {status, at, reason?}, "v000002": {...}, ...}}
+
+`timeline` holds every stored version, keyed by `timeline_key` (never a purely numeric key: a
+server may take it for an array index); the head fields say what customers see, and only the
+versions up to `version` are shown. An order whose first stored version must wait for an
+earlier one has `version: 0` and no other head field until that one arrives.
+
+The head moves forward only, one guarded write at a time (`version` must still be the one
+read), to the end of the consecutive run of stored versions. In the common case, an event
+arriving in order, one guarded write both stores the version and moves the head to it: this
+process remembers the head it last saw (`KnownHeads`), and presumes the head is at the
+previous version; the guard catches a wrong presumption, which then costs a few more commands.
 """
 
 from __future__ import annotations
 
-import contextlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import DuplicateKeyError
+from pymongo import DESCENDING
 
-from notifications.domain import StatusEntry, consecutive_after
+from notifications.domain import FirstWrite, StatusEntry, consecutive_after, first_write
 from saga_contracts.messages import CancelReason, OrderStatus, OrderStatusChanged
-from sagakit.clock import now_ms, to_ms
+from sagakit.clock import now_ms
 from sagakit.outbox import Collection, Document, DocumentStore, Transition
 from sagakit.publisher import Publisher
 
-TIMELINE = "timeline"
 HEADS = "order_heads"
-# Orders see about eight statuses; this only bounds a pathological backlog per read.
-MAX_RUN = 1000
+TIMELINE = "timeline"  # the field holding the stored versions
 # Concurrent replicas can each miss the guard once per version they race on.
-MAX_ADVANCE_ATTEMPTS = 50
+MAX_ATTEMPTS = 50
 
 
-def timeline_id(order_id: str, version: int) -> str:
-    return f"{order_id}:{version:06d}"
+def timeline_key(version: int) -> str:
+    return f"v{version:06d}"
 
 
-def entry_from_doc(doc: Document) -> StatusEntry:
+def key_version(key: str) -> int | None:
+    digits = key[1:]
+    if not key.startswith("v") or not digits.isascii() or not digits.isdigit():
+        return None
+    return int(digits)
+
+
+def stored_entries(doc: Document) -> dict[int, StatusEntry]:
+    """Every version stored in the order's document, applied or waiting, by version."""
+    found: dict[int, StatusEntry] = {}
+    for key, fields in (doc.get(TIMELINE) or {}).items():
+        version = key_version(key)
+        if version is not None:
+            found[version] = StatusEntry(
+                order_id=doc["_id"],
+                version=version,
+                status=fields["status"],
+                reason=fields.get("reason"),
+                at=fields["at"],
+            )
+    return found
+
+
+def head_version(doc: Document) -> int:
+    return int(doc.get("version", 0))
+
+
+def entry_of(event: OrderStatusChanged) -> StatusEntry:
     return StatusEntry(
-        order_id=doc["order_id"],
-        version=int(doc["version"]),
-        status=doc["status"],
-        reason=doc.get("reason"),
-        at=doc["at"],
+        order_id=event.order_id,
+        version=event.version,
+        status=event.status.value,
+        reason=event.reason.value if event.reason is not None else None,
+        at=event.at.isoformat(),
+    )
+
+
+def entry_fields(entry: StatusEntry) -> Document:
+    fields: Document = {"status": entry.status, "at": entry.at}
+    if entry.reason is not None:  # never a null reason
+        fields["reason"] = entry.reason
+    return fields
+
+
+def head_fields(entry: StatusEntry) -> Document:
+    return {"version": entry.version, "updated_ms": now_ms(), **entry_fields(entry)}
+
+
+def first_document(entry: StatusEntry, *, applied: bool) -> Document:
+    """The document of an order whose first stored version is `entry`."""
+    head = head_fields(entry) if applied else {"version": 0}
+    return {
+        "_id": entry.order_id,
+        **head,
+        TIMELINE: {timeline_key(entry.version): entry_fields(entry)},
+    }
+
+
+def move_head(entry: StatusEntry, *, expected: int, store: bool = False) -> Transition:
+    """Move the head from `expected` to `entry`; with `store`, store `entry` in the same write,
+    provided no version of that number was stored before (the first stored one is kept)."""
+    expect: Document = {"version": expected}
+    fields = head_fields(entry)
+    if store:
+        path = f"{TIMELINE}.{timeline_key(entry.version)}"
+        expect[path] = {"$exists": False}
+        fields[path] = entry_fields(entry)
+    # Removed when the new status has none.
+    return Transition(
+        expect=expect, set=fields, unset=() if entry.reason is not None else ("reason",)
+    )
+
+
+def store_waiting(entry: StatusEntry) -> Transition:
+    """Store `entry` if it is neither applied nor stored yet; the head does not move."""
+    path = f"{TIMELINE}.{timeline_key(entry.version)}"
+    return Transition(
+        expect={"version": {"$lt": entry.version}, path: {"$exists": False}},
+        set={path: entry_fields(entry)},
     )
 
 
@@ -53,10 +131,13 @@ class Head:
     updated_ms: int
 
     @classmethod
-    def from_doc(cls, doc: Document) -> Head:
+    def from_doc(cls, doc: Document | None) -> Head | None:
+        """What customers see of the order; None while no version is applied."""
+        if doc is None or head_version(doc) < 1:
+            return None
         return cls(
             order_id=doc["_id"],
-            version=int(doc["version"]),
+            version=head_version(doc),
             status=doc["status"],
             reason=doc.get("reason"),
             at=doc["at"],
@@ -64,98 +145,141 @@ class Head:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class TrackedOrder:
+    head: Head
+    timeline: list[StatusEntry]  # applied versions only, ascending
+
+
+class KnownHeads:
+    """The head of each recent order as this process last saw it, each time at a moment when
+    no stored version was waiting right after it.
+
+    Heads never go back, so a remembered head may be behind the real one, never ahead: a version
+    at or below it needs no command at all, and a presumption based on it is checked by the
+    guard of the write.
+    """
+
+    def __init__(self, capacity: int = 20_000) -> None:
+        self._capacity = capacity
+        self._heads: OrderedDict[str, int] = OrderedDict()
+
+    def get(self, order_id: str) -> int | None:
+        return self._heads.get(order_id)
+
+    def saw(self, order_id: str, version: int) -> None:
+        self._heads[order_id] = max(version, self._heads.get(order_id, version))
+        self._heads.move_to_end(order_id)
+        if len(self._heads) > self._capacity:
+            self._heads.popitem(last=False)
+
+
 class AdvanceContention(RuntimeError):
     """The head kept moving under us; the delivery is retried."""
 
 
 class TrackingStore:
-    def __init__(self, timeline: Collection, heads: Collection, publisher: Publisher) -> None:
-        self.timeline = timeline
+    def __init__(self, heads: Collection, publisher: Publisher) -> None:
         self.heads = heads
-        # Head writes carry no events (the fan-out is pub/sub, not a stream): the store is used
+        # The writes carry no events (the fan-out is pub/sub, not a stream): the store is used
         # for its guarded single-document writes.
         self._heads = DocumentStore(heads, publisher)
+        self.known = KnownHeads()
 
     async def ensure_indexes(self) -> None:
-        await self.timeline.create_index(
-            [("order_id", ASCENDING), ("version", ASCENDING)], unique=True
-        )
         await self.heads.create_index("updated_ms")
         await self.heads.create_index("status")
 
     async def record(self, event: OrderStatusChanged) -> list[StatusEntry]:
-        """Store the event in the timeline and advance the head: the versions that became
-        visible, in order (empty for a duplicate, a stale version, or one that must wait)."""
-        doc: Document = {
-            "_id": timeline_id(event.order_id, event.version),
-            "order_id": event.order_id,
-            "version": event.version,
-            "status": event.status.value,
-            "at": event.at.isoformat(),
-            "at_ms": to_ms(event.at),
-        }
-        if event.reason is not None:
-            doc["reason"] = event.reason.value
-        # Stored before (a redelivery, or a crash before the head moved): advance anyway.
-        with contextlib.suppress(DuplicateKeyError):
-            await self.timeline.insert_one(doc)
-        return await self.advance(event.order_id)
+        """Store the event's version and advance the head: the versions that became visible, in
+        order (empty for a duplicate, a stale version, or one that must wait)."""
+        entry = entry_of(event)
+        order_id = entry.order_id
+        step = first_write(entry.version, self.known.get(order_id))
+        if step is FirstWrite.NONE:
+            return []
+        applied: list[StatusEntry] = []
+        doc: Document | None = None
+        if step is FirstWrite.CREATE:
+            created = first_document(entry, applied=True)
+            if await self._heads.insert(created):
+                doc, applied = created, [entry]
+        else:
+            move = move_head(entry, expected=entry.version - 1, store=True)
+            doc = await self._heads.apply(order_id, move)
+            applied = [entry] if doc is not None else []
+        if doc is None:  # not in order, or seen before: store it, then see what it unblocks
+            doc = await self._store(entry)
+        # Versions stored early, now next in line. Also repairs a run left waiting by a crash
+        # between a store and the head write (that event is redelivered).
+        more, head = await self._catch_up(order_id, doc)
+        self.known.saw(order_id, head)
+        return [*applied, *more]
 
-    async def advance(self, order_id: str) -> list[StatusEntry]:
-        for _ in range(MAX_ADVANCE_ATTEMPTS):
-            current = await self.heads.find_one({"_id": order_id}, {"version": 1})
-            head_version = int(current["version"]) if current else 0
-            waiting = await self.entries(order_id, after=head_version)
-            visible = consecutive_after(head_version, (e.version for e in waiting))
+    async def _store(self, entry: StatusEntry) -> Document:
+        """Store `entry` unless it is applied or stored already: the order's document after."""
+        for _ in range(MAX_ATTEMPTS):
+            doc = await self._heads.apply(entry.order_id, store_waiting(entry))
+            if doc is not None:
+                return doc
+            doc = await self.heads.find_one({"_id": entry.order_id})
+            if doc is None:
+                first = first_document(entry, applied=False)
+                if await self._heads.insert(first):
+                    return first
+            elif head_version(doc) >= entry.version or timeline_key(entry.version) in (
+                doc.get(TIMELINE) or {}
+            ):
+                return doc
+            # The document was created in between: store again.
+        raise AdvanceContention(f"could not store v{entry.version} of {entry.order_id}")
+
+    async def _catch_up(self, order_id: str, doc: Document) -> tuple[list[StatusEntry], int]:
+        """Advance the head through the stored versions next in line: those newly applied (by
+        this call) and the head seen last, when nothing stored was next in line any more."""
+        applied: list[StatusEntry] = []
+        for _ in range(MAX_ATTEMPTS):
+            head = head_version(doc)
+            stored = stored_entries(doc)
+            visible = consecutive_after(head, stored)
             if not visible:
-                return []
-            applied = [e for e in waiting if e.version <= visible[-1]]
-            if await self._move_head(order_id, head_version, applied[-1], exists=bool(current)):
-                return applied
+                return applied, head
+            after = await self._heads.apply(order_id, move_head(stored[visible[-1]], expected=head))
+            if after is not None:
+                applied.extend(stored[v] for v in visible)
+                doc = after
+                continue
+            fresh = await self.heads.find_one({"_id": order_id})
+            if fresh is None:
+                raise AdvanceContention(f"the document of {order_id} vanished")
+            doc = fresh
         raise AdvanceContention(f"head of {order_id} kept moving")
 
-    async def _move_head(
-        self, order_id: str, expected: int, to: StatusEntry, *, exists: bool
-    ) -> bool:
-        fields: Document = {
-            "version": to.version,
-            "status": to.status,
-            "at": to.at,
-            "updated_ms": now_ms(),
-        }
-        reason: Document = {"reason": to.reason} if to.reason is not None else {}
-        if not exists:
-            return await self._heads.insert({"_id": order_id, **fields, **reason})
-        # Never a null reason: removed when the new status has none.
-        transition = Transition(
-            expect={"version": expected},
-            set={**fields, **reason},
-            unset=() if reason else ("reason",),
-        )
-        return await self._heads.apply(order_id, transition) is not None
-
     async def head(self, order_id: str) -> Head | None:
-        doc = await self.heads.find_one({"_id": order_id})
-        return Head.from_doc(doc) if doc else None
+        return Head.from_doc(await self.heads.find_one({"_id": order_id}, {TIMELINE: 0}))
 
-    async def entries(
-        self, order_id: str, *, after: int, upto: int | None = None
-    ) -> list[StatusEntry]:
-        """Stored versions in (after, upto], ascending; with `upto`, only applied ones if
-        `upto` is at most the head's version."""
-        bounds: dict[str, int] = {"$gt": after}
-        if upto is not None:
-            bounds["$lte"] = upto
-        cursor = (
-            self.timeline.find({"order_id": order_id, "version": bounds})
-            .sort("version", ASCENDING)
-            .limit(MAX_RUN)
-        )
-        return [entry_from_doc(doc) async for doc in cursor]
+    async def tracked(
+        self, order_id: str, *, after: int = 0, upto: int | None = None
+    ) -> TrackedOrder | None:
+        """The head and the applied versions in (after, upto] (upto: the head by default), in
+        one read; None while no version of the order is applied."""
+        doc = await self.heads.find_one({"_id": order_id})
+        head = Head.from_doc(doc)
+        if doc is None or head is None:
+            return None
+        last = head.version if upto is None else min(upto, head.version)
+        stored = stored_entries(doc)
+        timeline = [stored[v] for v in sorted(stored) if after < v <= last]
+        return TrackedOrder(head, timeline)
 
     async def recent(self, limit: int) -> list[Head]:
-        cursor = self.heads.find({}).sort("updated_ms", DESCENDING).limit(limit)
-        return [Head.from_doc(doc) async for doc in cursor]
+        # Only orders with an applied version have `updated_ms`.
+        cursor = (
+            self.heads.find({"updated_ms": {"$gt": 0}}, {TIMELINE: 0})
+            .sort("updated_ms", DESCENDING)
+            .limit(limit)
+        )
+        return [head async for doc in cursor if (head := Head.from_doc(doc)) is not None]
 
     async def outcomes(self) -> dict[str, Any]:
         """How many orders are at each status, and why the cancelled ones were cancelled."""

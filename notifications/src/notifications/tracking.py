@@ -90,21 +90,21 @@ class TrackingSession:
                 await self._on_status(sequencer, item)
 
     async def _send_snapshot(self) -> Sequencer:
-        head = await self.store.head(self.order_id)
-        if head is None:
+        tracked = await self.store.tracked(self.order_id, after=self.since)
+        if tracked is None:
             snapshot = SnapshotMessage(
                 order_id=self.order_id, status=None, version=0, reason=None, timeline=[]
             )
             last_sent = self.since
         else:
-            entries = await self.store.entries(self.order_id, after=self.since, upto=head.version)
+            head = tracked.head
             snapshot = SnapshotMessage.model_validate(
                 {
                     "order_id": self.order_id,
                     "status": head.status,
                     "version": head.version,
                     "reason": head.reason,
-                    "timeline": [TimelineItem.of(e) for e in entries],
+                    "timeline": [TimelineItem.of(e) for e in tracked.timeline],
                 }
             )
             last_sent = max(self.since, head.version)
@@ -119,14 +119,15 @@ class TrackingSession:
             await self._fill(sequencer, upto=entry.version)
 
     async def _catch_up(self, sequencer: Sequencer) -> None:
-        head = await self.store.head(self.order_id)
-        if head is not None and head.version > sequencer.last_sent:
-            await self._fill(sequencer, upto=head.version)
+        await self._fill(sequencer, upto=None)
 
-    async def _fill(self, sequencer: Sequencer, *, upto: int) -> None:
-        """Send the applied versions after the last one sent, up to `upto`, from the timeline."""
-        missing = await self.store.entries(self.order_id, after=sequencer.last_sent, upto=upto)
-        to_send = sequencer.accept(missing)
+    async def _fill(self, sequencer: Sequencer, *, upto: int | None) -> None:
+        """Send the applied versions after the last one sent, up to `upto` (default: the head),
+        from the timeline."""
+        tracked = await self.store.tracked(self.order_id, after=sequencer.last_sent, upto=upto)
+        if tracked is None:
+            return
+        to_send = sequencer.accept(tracked.timeline)
         GAPS_FILLED.inc(len(to_send))
         await self._send(to_send)
 

@@ -7,10 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from notifications.domain import (
+    FirstWrite,
     Sequencer,
     StatusEntry,
     Step,
     consecutive_after,
+    first_write,
     is_order_id,
     parse_since,
 )
@@ -28,6 +30,16 @@ def test_head_advances_only_to_the_next_version_and_through_stored_ones() -> Non
     assert consecutive_after(1, [3, 2, 5]) == [2, 3]
     assert consecutive_after(3, [1, 2, 3]) == []  # stale or duplicate: nothing
     assert consecutive_after(0, []) == []
+
+
+def test_first_write_presumes_in_order_arrival_unless_the_head_passed_it() -> None:
+    assert first_write(1, None) is FirstWrite.CREATE  # an order not seen here
+    assert first_write(1, 0) is FirstWrite.APPLY  # its document exists, waiting for v1
+    assert first_write(4, 3) is FirstWrite.APPLY
+    assert first_write(4, None) is FirstWrite.APPLY  # another replica may have seen v1..v3
+    assert first_write(4, 1) is FirstWrite.APPLY  # ... or moved the head since
+    assert first_write(3, 3) is FirstWrite.NONE  # heads never go back: applied already
+    assert first_write(2, 3) is FirstWrite.NONE
 
 
 def test_sequencer_steps() -> None:
