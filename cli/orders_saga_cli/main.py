@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from sagakit.settings import ConnectionSettings
+from simulator.load import cli as simulate_cli
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,6 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=8080)
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--data-dir", default=".data")
+
+    simulate = commands.add_parser("simulate", help="customer load, then a report")
+    simulate_cli.add_arguments(simulate)
 
     streams = commands.add_parser("streams", help="length, lag, pending, consumers, dead letters")
     streams.add_argument("--json", action="store_true", help="print JSON")
@@ -46,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "simulate":
+        return simulate_cli.run(args)
     connections = ConnectionSettings()
     if args.command == "up":
         from orders_saga_cli.up import run_up

@@ -7,15 +7,18 @@ then the guarded transition waiting → assigned emits `delivery.courier_assigne
 different courier, or the delivery ended meanwhile), the claimed courier is freed again. So a
 delivery records at most one courier, and a courier holds at most one order.
 
+A new delivery is attempted at once unless older ones wait for a courier (`assign_in_turn`).
 `assign_waiting` hands free couriers to the oldest waiting deliveries. It runs when poked
-(after every release) and periodically as a fallback; one pass at a time per process, and
-pokes during a pass cause one more pass rather than piling up.
+(after a release, while deliveries may be waiting) and periodically as a fallback; one pass at
+a time per process, and pokes during a pass cause one more pass rather than piling up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
+from collections.abc import Iterator
 from enum import Enum
 
 from delivery.domain import AssignCourier
@@ -32,6 +35,39 @@ class Attempt(Enum):
     ASSIGNED = "assigned"
     NO_COURIER_FREE = "no_courier_free"
     NOT_NEEDED = "not_needed"  # no longer waiting
+    QUEUED = "queued"  # older deliveries are waiting: they get the next couriers first
+
+
+class Shortage:
+    """Whether deliveries may be waiting because no courier was free, as far as this process
+    can tell; it decides only whether the database is asked, never what is written.
+
+    Deliveries wait (beyond the moment their own attempt takes) only after a claim found no
+    idle courier. So a shortage is possible from the start (unknown), whenever this process
+    sees a claim fail or a pass find no idle courier, and until a pass of its own, started
+    after that, finds every waiting delivery served. The fleet is shared, so a shortage
+    another replica meets shows here at this process's next claim or pass; until then a new
+    delivery may overtake an older one elsewhere. Order is at stake, never the fleet's
+    consistency, which rests on the atomic claim and the guarded writes alone.
+    """
+
+    def __init__(self) -> None:
+        self._seen = 1  # unknown at start: the first pass finds out
+        self._cleared = 0
+
+    @property
+    def possible(self) -> bool:
+        return self._seen > self._cleared
+
+    def seen(self) -> None:
+        self._seen += 1
+
+    def mark(self) -> int:
+        """Taken when a pass starts; give it to `cleared` if the pass left nobody waiting."""
+        return self._seen
+
+    def cleared(self, mark: int) -> None:
+        self._cleared = max(self._cleared, mark)
 
 
 class Assigner:
@@ -41,11 +77,14 @@ class Assigner:
         self.deliveries = deliveries
         self.fleet = fleet
         self.flow = flow
+        self.shortage = Shortage()
         self._periodic = Periodic("delivery:assigner", self.assign_waiting, interval_s)
         self._one_pass_at_a_time = asyncio.Lock()
         self._poked = False
         self._poke_task: asyncio.Task[None] | None = None
         self._running = False
+        # Deliveries with an attempt under way in this process: a pass leaves them to it.
+        self._in_flight: Counter[str] = Counter()
 
     async def start(self) -> None:
         self._running = True
@@ -59,11 +98,43 @@ class Assigner:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poke_task
 
+    async def assign_in_turn(self, doc: Document, causation: Envelope | None = None) -> Attempt:
+        """Attempt to give the new waiting delivery `doc` a courier, unless older deliveries
+        are waiting for one (then the next pass serves them first)."""
+        with self._attempting(doc["_id"]):
+            if self.shortage.possible and await self.deliveries.waiting_before(doc["created_ms"]):
+                self.poke()
+                return Attempt.QUEUED
+            return await self._assign(doc, causation)
+
     async def assign(self, doc: Document, causation: Envelope | None = None) -> Attempt:
-        """One attempt to give the delivery `doc` (recently read as waiting) a courier."""
+        """One attempt to give the delivery `doc` (recently known as waiting) a courier."""
+        with self._attempting(doc["_id"]):
+            return await self._assign(doc, causation)
+
+    @contextlib.contextmanager
+    def _attempting(self, order_id: str) -> Iterator[None]:
+        self._in_flight[order_id] += 1
+        try:
+            yield
+        finally:
+            self._in_flight[order_id] -= 1
+            if not self._in_flight[order_id]:
+                del self._in_flight[order_id]
+
+    async def _assign(self, doc: Document, causation: Envelope | None) -> Attempt:
         order_id: str = doc["_id"]
-        courier = await self.fleet.held_for(order_id) or await self.fleet.claim_idle(order_id)
+        # The first attempt on a delivery this process created cannot find a courier already
+        # holding it from an earlier attempt here. One that another replica claimed and then
+        # died with is freed or put to work by the fleet janitor.
+        unclaimed = self.flow.known.take_unclaimed(order_id)
+        courier = None if unclaimed else await self.fleet.held_for(order_id)
         if courier is None:
+            courier = await self.fleet.claim_idle(order_id)
+        if courier is None:
+            if unclaimed:
+                self.flow.known.still_unclaimed(order_id)
+            self.shortage.seen()
             return Attempt.NO_COURIER_FREE
         outcome = await self.flow.advance(
             order_id, AssignCourier(courier), causation=causation, doc=doc
@@ -78,20 +149,28 @@ class Assigner:
     async def assign_waiting(self) -> int:
         """Give free couriers to the oldest waiting deliveries; how many were assigned."""
         async with self._one_pass_at_a_time:
+            mark = self.shortage.mark()
             idle = await self.fleet.count_idle()
             if idle == 0:
+                self.shortage.seen()
                 return 0
+            waiting = await self.deliveries.oldest_waiting(limit=idle)
             assigned = 0
-            for doc in await self.deliveries.oldest_waiting(limit=idle):
+            for doc in waiting:
+                if doc["_id"] in self._in_flight:
+                    continue  # its own attempt is under way here (a new delivery, usually)
                 attempt = await self.assign(doc)
                 if attempt is Attempt.NO_COURIER_FREE:
-                    break
+                    return assigned
                 assigned += attempt is Attempt.ASSIGNED
+            if len(waiting) < idle:  # it saw them all, and served them all
+                self.shortage.cleared(mark)
             return assigned
 
     def poke(self) -> None:
-        """A courier was freed: run a pass soon (without waiting for it)."""
-        if not self._running:
+        """A courier was freed: run a pass soon (without waiting for it), if deliveries may be
+        waiting for one. Otherwise the periodic pass is enough."""
+        if not self._running or not self.shortage.possible:
             return
         self._poked = True
         if self._poke_task is None or self._poke_task.done():

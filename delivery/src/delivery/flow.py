@@ -1,12 +1,14 @@
 """Carrying out a domain decision: one guarded write of the delivery (with its events), then
 the courier release the decision asks for.
 
-Every input goes through `advance`: read the delivery, `decide`, write guarded by the status
-and version that were read (and by the consumed message id). A write that misses was beaten
-by a concurrent change (another replica, the deadline, the assignment sweep): read again and
-decide again. A crash between the write and the release leaves a courier booked on an ended
-delivery; the redelivered message decides the release again, and the fleet janitor frees it
-in any case.
+Every input goes through `advance`: take the delivery's last version this process knows (or
+read it), `decide`, write guarded by the status and version decided on (and by the consumed
+message id). A write that misses was beaten by a concurrent change (another replica, the
+deadline, the assignment sweep) or was decided on a stale version: read again and decide
+again. A decision that writes nothing is confirmed on a fresh read before it is acted on, so
+what this process remembers only ever saves a read. A crash between the write and the release
+leaves a courier booked on an ended delivery; the redelivered message decides the release
+again, and the fleet janitor frees it in any case.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 from delivery.domain import CourierReport, Decision, Input, Status, decide
 from delivery.emits import Context, emits_for
+from delivery.known import KnownDeliveries
 from delivery.store import Deliveries, Document, Fleet, state_of
 from saga_contracts.topology import Streams
 from sagakit.clock import now_ms
@@ -22,7 +25,7 @@ from sagakit.deadlines import DEADLINE_AT
 from sagakit.envelope import Envelope
 from sagakit.outbox import Transition
 
-ATTEMPTS = 5
+ATTEMPTS = 6  # a decision on a remembered version may need one more, fresh, try
 
 
 class ConcurrentUpdates(RuntimeError):
@@ -41,6 +44,23 @@ class DeliveryFlow:
         self.deliveries = deliveries
         self.fleet = fleet
         self.streams = streams
+        self.known = KnownDeliveries()
+
+    async def create(self, doc: Document) -> bool:
+        """Insert a new delivery (and remember it); False when one already exists."""
+        created = await self.deliveries.create(doc)
+        if created:
+            self.known.created(doc)
+        return created
+
+    async def load(self, order_id: str, *, fresh: bool = False) -> Document | None:
+        """The delivery as this process last knew it, or (`fresh`, or unknown) as stored."""
+        doc = None if fresh else self.known.get(order_id)
+        if doc is None:
+            doc = await self.deliveries.get(order_id)
+            if doc is not None:
+                self.known.put(doc)
+        return doc
 
     async def advance(
         self,
@@ -51,25 +71,34 @@ class DeliveryFlow:
         causation: Envelope | None = None,
         doc: Document | None = None,
     ) -> Outcome:
-        """Apply `event` to the delivery of `order_id`; `doc` is a recent read, if any."""
+        """Apply `event` to the delivery of `order_id`; `doc` is a recent version, if any."""
+        fresh = False  # whether `doc` was read from the database by this call
         for _ in range(ATTEMPTS):
             if doc is None:
-                doc = await self.deliveries.get(order_id)
+                doc = None if fresh else self.known.get(order_id)
                 if doc is None:
-                    return Outcome(None, changed=False, freed_courier=False)
+                    doc, fresh = await self.load(order_id, fresh=True), True
+                    if doc is None:
+                        return Outcome(None, changed=False, freed_courier=False)
             decision = decide(state_of(doc), event)
-            written: Document | None = None
-            if decision.next is not None:
-                transition = self._transition(doc, decision, event, consumed, causation)
-                written = await self.deliveries.apply(order_id, transition)
-                if written is None:
-                    doc = None  # changed under us (or this message was already applied)
+            if decision.next is None:
+                if not fresh:
+                    doc, fresh = None, True  # confirm "nothing to write" on the stored version
                     continue
-            freed = decision.release is not None and await self.fleet.release(
-                decision.release, order_id
-            )
-            return Outcome(written or doc, changed=written is not None, freed_courier=freed)
+                freed = await self._release(decision, order_id)
+                return Outcome(doc, changed=False, freed_courier=freed)
+            transition = self._transition(doc, decision, event, consumed, causation)
+            written = await self.deliveries.apply(order_id, transition)
+            if written is None:
+                doc, fresh = None, True  # changed under us (or this message was already applied)
+                continue
+            self.known.put(written)
+            freed = await self._release(decision, order_id)
+            return Outcome(written, changed=True, freed_courier=freed)
         raise ConcurrentUpdates(f"delivery {order_id} kept changing; giving up for now")
+
+    async def _release(self, decision: Decision, order_id: str) -> bool:
+        return decision.release is not None and await self.fleet.release(decision.release, order_id)
 
     def _transition(
         self,

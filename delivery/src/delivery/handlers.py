@@ -54,14 +54,11 @@ class DeliveryHandlers:
             deadline=now + self._timeout_ms,
             request=received.envelope,
         )
-        created = await self.deliveries.create(new)
-        doc = new if created else await self.deliveries.get(command.order_id)
+        created = await self.flow.create(new)
+        doc = new if created else await self.flow.load(command.order_id)
         if doc is None or doc["status"] != Status.WAITING:
             return
-        if await self.deliveries.waiting_before(doc["created_ms"]):
-            self.assigner.poke()  # older deliveries get the next free couriers first
-            return
-        await self.assigner.assign(doc, causation=received.envelope)
+        await self.assigner.assign_in_turn(doc, causation=received.envelope)
 
     async def on_cancel(self, command: CancelDelivery, received: Received) -> None:
         order_id = command.order_id

@@ -5,8 +5,10 @@ write and before the courier's release; a courier holds a still-waiting delivery
 process died after the claim and before the waiting → assigned write. Each pass looks at the
 busy couriers and the deliveries of the orders they hold: stale holds are released (guarded
 by the order id, so a courier already serving someone else is untouched), interrupted
-assignments are finished with the courier already claimed. Claims younger than the grace
-period are left to the attempt that may still be running.
+assignments are finished with the courier already claimed. Nothing younger than the grace
+period is touched: a recent claim is left to the attempt that may still be running, a courier
+on a delivery that changed recently to the handler about to free it (racing it would only
+cost commands).
 """
 
 from __future__ import annotations
@@ -44,7 +46,10 @@ class FleetJanitor:
             doc = deliveries.get(order_id)
             verdict = judge_busy_courier(None if doc is None else state_of(doc), courier["_id"])
             settled = now - int(courier.get("claimed_ms", 0)) >= self._grace_ms
-            if verdict is Verdict.RELEASE and (doc is not None or settled):
+            # A courier on a delivery that ended (or went to another courier) a moment ago is
+            # about to be freed by the handler that wrote it: only a crash leaves it for long.
+            quiet = doc is None or now - int(doc.get("updated_ms", 0)) >= self._grace_ms
+            if verdict is Verdict.RELEASE and settled and quiet:
                 if await self.fleet.release(courier["_id"], order_id):
                     log.info(
                         "freed a stranded courier", courier_id=courier["_id"], order_id=order_id

@@ -12,12 +12,13 @@ class DeliverySettings(BaseSettings):
     courier_fleet_size: int = Field(10, ge=0, le=10_000)
     # A delivery still waiting for a courier this long after its request ends `no_courier`.
     no_courier_timeout_s: float = Field(30.0, gt=0)
-    # Fallback sweep that gives free couriers to waiting deliveries (a release also triggers it).
+    # Fallback sweep that gives free couriers to waiting deliveries (a release also triggers it
+    # while couriers may be short).
     assign_interval_s: float = Field(1.0, gt=0)
     # Frees couriers stranded by a crash (held for an ended delivery) and finishes assignments
     # a crash interrupted (courier claimed, delivery not yet written).
     fleet_janitor_interval_s: float = Field(5.0, gt=0)
-    # How long a claim is left alone before the janitor may act on it.
+    # How long a claim, and a delivery's last change, are left alone before the janitor acts.
     stranded_courier_grace_s: float = Field(10.0, ge=0)
     deadline_poll_interval_s: float = Field(0.2, gt=0)
     outbox_sweep_interval_s: float = Field(2.0, gt=0)

@@ -74,9 +74,13 @@ def cancelled_before_request(order_id: str, *, now: int) -> Document:
 
 
 class Deliveries:
-    def __init__(self, collection: Collection, publisher: Publisher) -> None:
+    def __init__(
+        self, collection: Collection, publisher: Publisher, *, cleanup_delay_s: float = 0.2
+    ) -> None:
         self.collection = collection
-        self._documents = DocumentStore(collection, publisher)
+        # Published outbox entries are removed by the document's next write, or after this
+        # delay in one batched write.
+        self._documents = DocumentStore(collection, publisher, cleanup_delay_s=cleanup_delay_s)
 
     async def ensure_indexes(self) -> None:
         await self._documents.ensure_indexes()

@@ -17,7 +17,6 @@ previous version; the guard catches a wrong presumption, which then costs a few 
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +27,7 @@ from saga_contracts.messages import CancelReason, OrderStatus, OrderStatusChange
 from sagakit.clock import now_ms
 from sagakit.outbox import Collection, Document, DocumentStore, Transition
 from sagakit.publisher import Publisher
+from sagakit.recent import Recent
 
 HEADS = "order_heads"
 TIMELINE = "timeline"  # the field holding the stored versions
@@ -161,17 +161,14 @@ class KnownHeads:
     """
 
     def __init__(self, capacity: int = 20_000) -> None:
-        self._capacity = capacity
-        self._heads: OrderedDict[str, int] = OrderedDict()
+        self._heads: Recent[str, int] = Recent(capacity)
 
     def get(self, order_id: str) -> int | None:
         return self._heads.get(order_id)
 
     def saw(self, order_id: str, version: int) -> None:
-        self._heads[order_id] = max(version, self._heads.get(order_id, version))
-        self._heads.move_to_end(order_id)
-        if len(self._heads) > self._capacity:
-            self._heads.popitem(last=False)
+        known = self._heads.get(order_id)
+        self._heads.put(order_id, version if known is None else max(version, known))
 
 
 class AdvanceContention(RuntimeError):

@@ -8,7 +8,6 @@ misses, something else changed the order meanwhile: read again and decide again.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -35,6 +34,7 @@ from sagakit.deadlines import DEADLINE_AT
 from sagakit.envelope import Envelope, Message
 from sagakit.logs import get_logger
 from sagakit.outbox import Document, DocumentStore, Emit, Transition
+from sagakit.recent import Recent
 
 log = get_logger("orders.saga")
 
@@ -69,20 +69,13 @@ class KnownOrders:
     """
 
     def __init__(self, capacity: int = 20_000) -> None:
-        self._capacity = capacity
-        self._orders: OrderedDict[str, Document] = OrderedDict()
+        self._orders: Recent[str, Document] = Recent(capacity)
 
     def get(self, order_id: str) -> Document | None:
         return self._orders.get(order_id)
 
     def put(self, order: Document) -> None:
-        self._orders[order["_id"]] = order
-        self._orders.move_to_end(order["_id"])
-        if len(self._orders) > self._capacity:
-            self._orders.popitem(last=False)
-
-    def forget(self, order_id: str) -> None:
-        self._orders.pop(order_id, None)
+        self._orders.put(order["_id"], order)
 
 
 class Saga:
