@@ -21,7 +21,7 @@ class WorkerSettings(BaseSettings):
 
     batch_size: int = Field(200, ge=1, le=10_000)
     block_ms: int = Field(1_000, ge=1)
-    max_in_flight: int = Field(1_000, ge=1)
+    max_in_flight: int = Field(256, ge=1)
     handler_timeout_s: float = Field(10.0, gt=0)
     claim_idle_ms: int = Field(30_000, ge=1)
     claim_interval_s: float = Field(5.0, gt=0)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import structlog
+from pymongo import errors as pymongo_errors
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -58,6 +59,17 @@ from sagakit.settings import WorkerSettings
 log = get_logger("sagakit.worker")
 
 CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+# Failures that say nothing about the message: a handler that ran out of time, a dependency
+# that is unreachable or too slow. Retried without end (with backoff), never dead-lettered.
+TRANSIENT_ERRORS = (
+    TimeoutError,
+    *CONNECTION_ERRORS,
+    pymongo_errors.AutoReconnect,
+    pymongo_errors.NetworkTimeout,
+    pymongo_errors.ServerSelectionTimeoutError,
+    pymongo_errors.ExecutionTimeout,
+    pymongo_errors.WaitQueueTimeoutError,
+)
 POISON_KEY = "\x00dead-letter"
 
 
@@ -349,6 +361,7 @@ class StreamWorker:
 
     async def _handle(self, delivery: Delivery) -> None:
         current: Delivery | None = delivery
+        overloaded = 0
         while current is not None:
             handler = self._router.handler_for(current.stream, current.envelope.type)
             if handler is None:
@@ -378,7 +391,11 @@ class StreamWorker:
                     attempt=current.attempt,
                     error=describe(exc),
                 )
-                current = await self._retry(current, exc)
+                if isinstance(exc, TRANSIENT_ERRORS):
+                    overloaded += 1
+                    current = await self._wait_out(current, overloaded)
+                else:
+                    current = await self._retry(current, exc)
             else:
                 processed, _, latency = self._children(current.stream, current.envelope.type)
                 latency.observe(time.perf_counter() - started)
@@ -420,6 +437,28 @@ class StreamWorker:
             return None
         RETRIED.labels(delivery.stream, self.group).inc()
         return replace(delivery, fields=fields, attempt=deliveries + 1)
+
+    async def _wait_out(self, delivery: Delivery, failures: int) -> Delivery | None:
+        """Retry after a timeout or an unreachable dependency, without counting a delivery.
+
+        Such a failure says the system is overloaded or a server is away, not that the message
+        is poison, so it must not push healthy messages into the dead-letter stream. The entry
+        is re-claimed with JUSTID, which keeps it this consumer's and fresh for the claim
+        threshold without increasing Redis' delivery count.
+        """
+        await asyncio.sleep(self._backoff.delay(failures))
+        kept = await self._redis.xclaim(
+            delivery.stream,
+            self.group,
+            self.consumer,
+            min_idle_time=0,
+            message_ids=[delivery.entry_id],
+            justid=True,
+        )
+        if not kept:  # acknowledged or deleted meanwhile: nothing left to do
+            return None
+        RETRIED.labels(delivery.stream, self.group).inc()
+        return delivery
 
     async def _give_up(self, work: _GiveUp) -> None:
         log.error(

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import time
 
+import pytest
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
@@ -132,7 +133,7 @@ async def test_a_handler_that_fails_twice_then_succeeds_is_acknowledged(
     async def on_charge(event: Charge, delivery: Delivery) -> None:
         attempts.append(delivery.attempt)
         if len(attempts) <= 2:
-            raise ConnectionResetError("flaky downstream")
+            raise RuntimeError("a bug that a later attempt gets past")
 
     await make_worker(router, group="g")
     await publisher.publish(stream, charge(5, "o1"))
@@ -147,9 +148,10 @@ async def test_a_handler_that_fails_twice_then_succeeds_is_acknowledged(
     assert metric("sagakit_messages_processed_total", type="test.charge", **labels) == 1
 
 
-async def test_a_handler_that_times_out_counts_as_a_failure(
+async def test_a_handler_that_times_out_is_retried_without_counting_a_delivery(
     namespace: str, redis: Redis, publisher: Publisher, make_worker: MakeWorker
 ) -> None:
+    """A timeout says the system is slow, not that the message is poison."""
     stream = f"{namespace}.payments"
     attempts: list[int] = []
     cancelled: list[int] = []
@@ -158,22 +160,45 @@ async def test_a_handler_that_times_out_counts_as_a_failure(
     @router.subscriber(stream, Charge)
     async def on_charge(event: Charge, delivery: Delivery) -> None:
         attempts.append(delivery.attempt)
-        if delivery.attempt == 1:
+        if len(attempts) == 1:
             try:
                 await asyncio.sleep(30)  # far beyond handler_timeout_s
             except asyncio.CancelledError:
-                cancelled.append(delivery.attempt)
+                cancelled.append(len(attempts))
                 raise
 
     await make_worker(router, group="g")
     await publisher.publish(stream, charge(5, "o1"))
     await eventually(lambda: len(attempts) == 2, what="a second attempt after the timeout")
     await wait_acked(redis, stream, "g")
-    assert attempts == [1, 2]
+    assert attempts == [1, 1]  # Redis' delivery count did not grow
     assert cancelled == [1]  # the timed-out attempt was cancelled, not left running
     labels = {"stream": stream, "group": "g"}
     assert metric("sagakit_messages_failed_total", type="test.charge", **labels) == 1
     assert metric("sagakit_messages_processed_total", type="test.charge", **labels) == 1
+    assert await DeadLetters(redis).count(stream) == 0
+
+
+@pytest.mark.slow
+async def test_overload_never_dead_letters_a_healthy_message(
+    namespace: str, redis: Redis, publisher: Publisher, make_worker: MakeWorker
+) -> None:
+    """Far more timeouts than max_deliveries: still retried, never dead-lettered."""
+    stream = f"{namespace}.payments"
+    attempts: list[int] = []
+    router = Router()
+
+    @router.subscriber(stream, Charge)
+    async def on_charge(event: Charge, delivery: Delivery) -> None:
+        attempts.append(delivery.attempt)
+        if len(attempts) <= 6:  # max_deliveries is 4 in the test settings
+            raise TimeoutError("the database is too slow")
+
+    await make_worker(router, group="g", retry_base_s=0.01, retry_cap_s=0.05)
+    await publisher.publish(stream, charge(5, "o1"))
+    await eventually(lambda: len(attempts) == 7, what="seven attempts", timeout_s=15)
+    await wait_acked(redis, stream, "g")
+    assert set(attempts) == {1}
     assert await DeadLetters(redis).count(stream) == 0
 
 
