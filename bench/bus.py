@@ -62,7 +62,10 @@ async def run_worker(url: str, stream: str, events: int) -> float:
             done.set()
 
     worker = StreamWorker(
-        redis_url=url, group="bench", consumer="bench-1", router=router,
+        redis_url=url,
+        group="bench",
+        consumer="bench-1",
+        router=router,
         settings=WorkerSettings(batch_size=500, max_in_flight=2000, block_ms=1000),
         trim=False,
     )

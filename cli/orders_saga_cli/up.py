@@ -45,7 +45,11 @@ from simulator.actors.app import build_service as build_actors
 
 log = get_logger("orders_saga.up")
 
-SHUTDOWN_BUDGET_S = 12.0
+# Ctrl-C to exit within 15 s: open connections get 2 s, the services 8 s (their consumers
+# finish or abandon in-flight work, which stays pending), the embedded servers the rest.
+HTTP_GRACE_S = 2
+SERVICES_BUDGET_S = 8.0
+SERVER_STOP_S = 2.0
 FRONTEND_DIST = Path(__file__).resolve().parents[2] / "frontend" / "dist"
 
 
@@ -79,11 +83,15 @@ def embedded_servers(data_dir: Path) -> Iterator[tuple[str, str]]:
     with contextlib.ExitStack() as stack:
         redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
-            redis = RedisServer(data_dir / "redis", appendonly=True, new_session=True)
+            redis = RedisServer(
+                data_dir / "redis", appendonly=True, new_session=True, stop_timeout_s=SERVER_STOP_S
+            )
             redis_url = stack.enter_context(redis).url
         mongo_url = os.environ.get("MONGO_URL")
         if not mongo_url:
-            mongo = EmbeddedMongo(data_dir / "mongo", new_session=True)
+            mongo = EmbeddedMongo(
+                data_dir / "mongo", new_session=True, stop_timeout_s=SERVER_STOP_S
+            )
             mongo_url = stack.enter_context(mongo).url
         yield redis_url, mongo_url
 
@@ -128,6 +136,7 @@ async def serve(host: str, port: int, connections: ConnectionSettings, secrets: 
             log_level="warning",
             ws_ping_interval=20,
             ws_ping_timeout=20,
+            timeout_graceful_shutdown=HTTP_GRACE_S,
             access_log=False,
         )
     )
@@ -160,7 +169,7 @@ async def serve(host: str, port: int, connections: ConnectionSettings, secrets: 
         started_at = time.monotonic()
         await refill.stop()
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(SHUTDOWN_BUDGET_S):
+            async with asyncio.timeout(SERVICES_BUDGET_S):
                 await asyncio.gather(*(service.stop() for service in reversed(started)))
         log.info("services stopped", seconds=round(time.monotonic() - started_at, 2))
 

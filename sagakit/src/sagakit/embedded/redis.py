@@ -65,11 +65,13 @@ class RedisServer:
         port: int | None = None,
         appendonly: bool = False,
         new_session: bool = False,
+        stop_timeout_s: float = 10.0,
     ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.appendonly = appendonly
         self.new_session = new_session
+        self.stop_timeout_s = stop_timeout_s
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -125,7 +127,7 @@ class RedisServer:
         if self._process and self._process.poll() is None:
             self._process.terminate()
             try:
-                self._process.wait(timeout=10)
+                self._process.wait(timeout=self.stop_timeout_s)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
