@@ -116,6 +116,9 @@ async def test_an_order_goes_all_the_way_to_delivered(orders_app: OrdersUnderTes
     assert await commands(app, s.payments_commands, oid) == ["payment.authorize", "payment.capture"]
     assert [v for v, _, _ in await statuses(app, oid)] == [1, 2, 3, 4, 5, 6, 7]
     await stock_settled(app, oid, DEFAULT_STOCK - 2)  # sold: the stock stays down
+    metrics = (await app.client.get("/metrics")).text
+    assert 'orders_saga_outcomes_total{reason="",status="delivered"}' in metrics
+    assert 'orders_saga_duration_seconds_count{status="delivered"}' in metrics
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any
 
 from orders.domain import Decision, Effect, Signal, decide
+from orders.metrics import SAGA_DURATION, SAGA_OUTCOMES, SAGA_TRANSITIONS
 from orders.settings import OrdersSettings
 from saga_contracts.messages import (
     AuthorizePayment,
@@ -54,6 +55,17 @@ class Advance:
     outcome: Outcome
     order: Document | None = None
     decision: Decision | None = None
+
+
+def record_transition(order: Document, decision: Decision) -> None:
+    assert decision.status is not None
+    SAGA_TRANSITIONS.labels(decision.status.value).inc()
+    if decision.status.terminal:
+        reason = decision.reason.value if decision.reason is not None else ""
+        SAGA_OUTCOMES.labels(decision.status.value, reason).inc()
+        if "created_ms" in order:
+            seconds = (now_ms() - int(order["created_ms"])) / 1000
+            SAGA_DURATION.labels(decision.status.value).observe(max(seconds, 0.0))
 
 
 def iso_now() -> str:
@@ -124,6 +136,7 @@ class Saga:
                 continue
             self.known.put(after)
             if decision.status is not None:
+                record_transition(after, decision)
                 log.info(
                     "order advanced",
                     order_id=order_id,
