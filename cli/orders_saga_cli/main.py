@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from sagakit.settings import ConnectionSettings
 from simulator.load import cli as simulate_cli
@@ -48,11 +50,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def connections_for_commands(data_dir: Path) -> ConnectionSettings:
+    """The environment's servers; without REDIS_URL/MONGO_URL, those of a running `up`."""
+    connections = ConnectionSettings()
+    runtime = data_dir / "runtime.json"
+    if runtime.is_file() and not (os.environ.get("REDIS_URL") or os.environ.get("MONGO_URL")):
+        found = json.loads(runtime.read_text())
+        connections = connections.model_copy(
+            update={key: found[key] for key in ("redis_url", "mongo_url", "mongo_db")}
+        )
+    return connections
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "simulate":
         return simulate_cli.run(args)
-    connections = ConnectionSettings()
+    connections = connections_for_commands(Path(os.environ.get("ORDERS_SAGA_DATA_DIR", ".data")))
     if args.command == "up":
         from orders_saga_cli.up import run_up
 

@@ -50,6 +50,7 @@ log = get_logger("orders_saga.up")
 HTTP_GRACE_S = 2
 SERVICES_BUDGET_S = 8.0
 SERVER_STOP_S = 2.0
+RUNTIME_FILE = "runtime.json"  # where the running system is, for the other commands
 FRONTEND_DIST = Path(__file__).resolve().parents[2] / "frontend" / "dist"
 
 
@@ -194,6 +195,18 @@ def run_up(*, host: str, port: int, data_dir: str) -> int:
             mongo_url=mongo_url,
             consumer_name=os.environ.get("CONSUMER_NAME", "local"),
         )
+        runtime_file = data / RUNTIME_FILE
+        runtime_file.write_text(
+            json.dumps(
+                {
+                    "url": f"http://{host}:{port}",
+                    "redis_url": redis_url,
+                    "mongo_url": mongo_url,
+                    "mongo_db": connections.mongo_db,
+                },
+                indent=2,
+            )
+        )
         key = secrets.operator_api_key.get_secret_value()
         print(
             f"orders-saga: data in {data}\n"
@@ -207,3 +220,5 @@ def run_up(*, host: str, port: int, data_dir: str) -> int:
         except OSError as exc:
             print(f"orders-saga up: {exc}", file=sys.stderr)
             return 1
+        finally:
+            runtime_file.unlink(missing_ok=True)
