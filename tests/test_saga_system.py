@@ -15,17 +15,14 @@ from typing import Any
 import httpx
 import pytest
 
-from delivery.app import build_service as build_delivery
 from delivery.settings import DeliverySettings
-from notifications.app import build_service as build_notifications
-from orders.app import build_service as build_orders
 from orders.menu import DEFAULT_MENU, DEFAULT_STOCK
 from orders.settings import OrdersSettings
+from orders_saga_cli.system import SystemSettings, build_services
 from saga_contracts.secrets import Secrets
 from sagakit.settings import ConnectionSettings
 from sagakit.testing.services import running
 from sagakit.testing.workers import fast_settings
-from simulator.actors.app import build_service as build_actors
 from simulator.actors.settings import ActorSettings
 
 SECRETS = Secrets(operator_api_key="o" * 24, tracking_secret="t" * 24)
@@ -88,29 +85,18 @@ async def saga_system(
         consumer_name="system-test",
         stream_prefix=f"{namespace}.",
     )
-    services = [
-        build_orders(
-            OrdersSettings(deadline_poll_s=0.05, **(orders or {})),
-            connections,
-            fast_settings(),
-            SECRETS,
-        ),
-        build_delivery(
-            DeliverySettings(
+    services = build_services(
+        connections,
+        SECRETS,
+        SystemSettings(
+            orders=OrdersSettings(deadline_poll_s=0.05, **(orders or {})),
+            delivery=DeliverySettings(
                 assign_interval_s=0.1, deadline_poll_interval_s=0.05, **(delivery or {})
             ),
-            connections,
-            fast_settings(),
-            SECRETS,
+            actors=ActorSettings.benchmark(**{**NO_FAILURES, **(actors or {})}),
+            worker=fast_settings(),
         ),
-        build_notifications(None, connections, fast_settings(), SECRETS),
-        build_actors(
-            ActorSettings.benchmark(**{**NO_FAILURES, **(actors or {})}),
-            connections,
-            fast_settings(),
-            SECRETS,
-        ),
-    ]
+    ).values()
     async with running(*services) as (orders_client, delivery_client, notifications_client, _):
         yield Saga(orders_client, delivery_client, notifications_client)
 

@@ -29,11 +29,8 @@ from typing import Any
 
 import uvicorn
 
-from delivery.app import build_service as build_delivery
-from notifications.app import build_service as build_notifications
-from orders.app import build_service as build_orders
 from orders.menu import DEFAULT_STOCK
-from orders_saga_cli.gateway import ROUTES, PathDispatcher, frontend_app
+from orders_saga_cli.system import build_services, gateway
 from saga_contracts.secrets import Secrets
 from sagakit.embedded.mongo import EmbeddedMongo
 from sagakit.embedded.redis import RedisServer
@@ -41,7 +38,6 @@ from sagakit.lifecycle import Periodic
 from sagakit.logs import configure_logging, get_logger
 from sagakit.settings import ConnectionSettings
 from sagakit.web import ServiceApp
-from simulator.actors.app import build_service as build_actors
 
 log = get_logger("orders_saga.up")
 
@@ -105,15 +101,6 @@ class _Server(uvicorn.Server):
         yield
 
 
-def build_services(connections: ConnectionSettings, secrets: Secrets) -> dict[str, ServiceApp]:
-    return {
-        "orders": build_orders(connections=connections, secrets=secrets),
-        "delivery": build_delivery(connections=connections, secrets=secrets),
-        "notifications": build_notifications(connections=connections, secrets=secrets),
-        "actors": build_actors(connections=connections, secrets=secrets),
-    }
-
-
 async def serve(host: str, port: int, connections: ConnectionSettings, secrets: Secrets) -> int:
     services = build_services(connections, secrets)
     refill_interval_s = float(os.environ.get("REFILL_INTERVAL_S", "300"))
@@ -124,13 +111,10 @@ async def serve(host: str, port: int, connections: ConnectionSettings, secrets: 
     )
 
     dist = FRONTEND_DIST if (FRONTEND_DIST / "index.html").is_file() else None
-    gateway = PathDispatcher(
-        [(prefix, services[name].app) for name, prefixes in ROUTES.items() for prefix in prefixes],
-        frontend_app(dist, [service.runtime.health for service in services.values()]),
-    )
+    app = gateway(services, dist)
     server = _Server(
         uvicorn.Config(
-            gateway,
+            app,
             host=host,
             port=port,
             lifespan="off",

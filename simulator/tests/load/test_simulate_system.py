@@ -14,21 +14,13 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
-from delivery.app import build_service as build_delivery
 from delivery.settings import DeliverySettings
-from notifications.app import build_service as build_notifications
-from orders.app import build_service as build_orders
 from orders.settings import OrdersSettings
-from orders_saga_cli.gateway import (  # type: ignore[import-untyped, unused-ignore]
-    ROUTES,
-    PathDispatcher,
-    frontend_app,
-)
+from orders_saga_cli.system import SystemSettings, build_services, gateway
 from saga_contracts.secrets import Secrets
 from sagakit.settings import ConnectionSettings
 from sagakit.testing.services import running, uvicorn_server
 from sagakit.testing.workers import fast_settings
-from simulator.actors.app import build_service as build_actors
 from simulator.actors.settings import ActorSettings
 from simulator.load.cli import report
 from simulator.load.runner import SimulateOptions, simulate
@@ -49,25 +41,19 @@ async def system(redis_url: str, mongo_url: str, namespace: str) -> AsyncIterato
         consumer_name="simulate-test",
         stream_prefix=f"{namespace}.",
     )
-    services = {
-        "orders": build_orders(
-            OrdersSettings(deadline_poll_s=0.05), connections, fast_settings(), SECRETS
+    services = build_services(
+        connections,
+        SECRETS,
+        SystemSettings(
+            orders=OrdersSettings(deadline_poll_s=0.05),
+            delivery=DeliverySettings(assign_interval_s=0.1, deadline_poll_interval_s=0.05),
+            actors=ActorSettings.benchmark(),
+            worker=fast_settings(),
         ),
-        "delivery": build_delivery(
-            DeliverySettings(assign_interval_s=0.1, deadline_poll_interval_s=0.05),
-            connections,
-            fast_settings(),
-            SECRETS,
-        ),
-        "notifications": build_notifications(None, connections, fast_settings(), SECRETS),
-        "actors": build_actors(ActorSettings.benchmark(), connections, fast_settings(), SECRETS),
-    }
-    gateway = PathDispatcher(
-        [(prefix, services[name].app) for name, prefixes in ROUTES.items() for prefix in prefixes],
-        frontend_app(None, [service.runtime.health for service in services.values()]),
     )
+    app = gateway(services)
     # uvicorn_server is typed for a FastAPI app; any ASGI app serves the same
-    async with running(*services.values()), uvicorn_server(cast(FastAPI, gateway)) as url:
+    async with running(*services.values()), uvicorn_server(cast(FastAPI, app)) as url:
         yield url
 
 

@@ -1,0 +1,56 @@
+"""The whole system in one process: every service, and one ASGI app in front of them.
+
+Used by `orders-saga up` and by the tests and benchmarks that run the whole system.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.types import ASGIApp
+
+from delivery.app import build_service as build_delivery
+from delivery.settings import DeliverySettings
+from notifications.app import build_service as build_notifications
+from notifications.settings import NotificationsSettings
+from orders.app import build_service as build_orders
+from orders.settings import OrdersSettings
+from orders_saga_cli.gateway import ROUTES, PathDispatcher, frontend_app
+from saga_contracts.secrets import Secrets
+from sagakit.settings import ConnectionSettings, WorkerSettings
+from sagakit.web import ServiceApp
+from simulator.actors.app import build_service as build_actors
+from simulator.actors.settings import ActorSettings
+
+
+@dataclass(frozen=True)
+class SystemSettings:
+    """Per-service settings; None reads the environment, as each service does on its own."""
+
+    orders: OrdersSettings | None = None
+    delivery: DeliverySettings | None = None
+    notifications: NotificationsSettings | None = None
+    actors: ActorSettings | None = None
+    worker: WorkerSettings | None = None
+
+
+def build_services(
+    connections: ConnectionSettings, secrets: Secrets, settings: SystemSettings | None = None
+) -> dict[str, ServiceApp]:
+    s = settings or SystemSettings()
+    return {
+        "orders": build_orders(s.orders, connections, s.worker, secrets),
+        "delivery": build_delivery(s.delivery, connections, s.worker, secrets),
+        "notifications": build_notifications(s.notifications, connections, s.worker, secrets),
+        "actors": build_actors(s.actors, connections, s.worker, secrets),
+    }
+
+
+def gateway(services: Mapping[str, ServiceApp], frontend_dist: Path | None = None) -> ASGIApp:
+    """One app for every public path (DESIGN.md §6), plus health, metrics and the frontend."""
+    return PathDispatcher(
+        [(prefix, services[name].app) for name, prefixes in ROUTES.items() for prefix in prefixes],
+        frontend_app(frontend_dist, [service.runtime.health for service in services.values()]),
+    )
