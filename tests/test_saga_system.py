@@ -20,6 +20,9 @@ from orders.menu import DEFAULT_MENU, DEFAULT_STOCK
 from orders.settings import OrdersSettings
 from orders_saga_cli.system import SystemSettings, build_services
 from saga_contracts.secrets import Secrets
+from saga_contracts.topology import Streams
+from sagakit.connections import redis_client
+from sagakit.dead_letters import DeadLetters
 from sagakit.settings import ConnectionSettings
 from sagakit.testing.services import running
 from sagakit.testing.workers import fast_settings
@@ -208,3 +211,49 @@ async def test_customer_cancel_releases_stock_and_stops_the_saga(
             assert view["timeline"][-1]["reason"] == "customer_cancelled"
             assert (await saga.tracking(order))["version"] == 2  # nothing moved it on
         await assert_stock_conserved(saga, orders, views)
+
+
+async def test_garbage_in_every_stream_is_dead_lettered_and_orders_still_complete(
+    redis_url: str, mongo_url: str, namespace: str
+) -> None:
+    streams = Streams(f"{namespace}.")
+    redis = redis_client(redis_url)
+    try:
+        async with saga_system(redis_url, mongo_url, namespace) as saga:
+            for stream in streams.all():
+                await redis.xadd(stream, {"garbage": "\x00not an envelope"})
+                await redis.xadd(
+                    stream,
+                    {
+                        "id": "x",
+                        "type": "order.status_changed",
+                        "key": "k",
+                        "version": "1",
+                        "occurred_at": "2026-01-01T00:00:00",
+                        "payload": '{"not": "the model"}',
+                    },
+                )
+            orders = await asyncio.gather(*(saga.place(n) for n in range(10)))
+            views = await saga.until_terminal(orders)
+            assert Counter(view["status"] for view in views) == {"delivered": 10}
+            letters = DeadLetters(redis)
+            readers = streams.readers()
+
+            async def all_dead_lettered() -> bool:
+                # each group reading a stream gives up on the unparseable entry; the second one
+                # is poison only where that type is handled (order.status_changed)
+                for stream in streams.all():
+                    if await letters.count(stream) < len(readers[stream]):
+                        return False
+                return True
+
+            deadline = time.monotonic() + 10
+            while not await all_dead_lettered():
+                assert time.monotonic() < deadline, {
+                    s: await letters.count(s) for s in streams.all()
+                }
+                await asyncio.sleep(0.1)
+            reasons = {letter.reason for s in streams.all() for letter in await letters.list(s)}
+            assert "unparseable" in reasons and "invalid_payload" in reasons
+    finally:
+        await redis.aclose()
