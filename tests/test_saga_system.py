@@ -26,6 +26,7 @@ from sagakit.dead_letters import DeadLetters
 from sagakit.settings import ConnectionSettings
 from sagakit.testing.services import running
 from sagakit.testing.workers import fast_settings
+from sagakit.web import ServiceApp
 from simulator.actors.settings import ActorSettings
 
 SECRETS = Secrets(operator_api_key="o" * 24, tracking_secret="t" * 24)
@@ -39,6 +40,7 @@ class Saga:
     orders: httpx.AsyncClient
     delivery: httpx.AsyncClient
     notifications: httpx.AsyncClient
+    services: dict[str, ServiceApp]
 
     async def place(self, n: int = 0) -> dict[str, Any]:
         items = ["margherita", "carbonara", "tiramisu", "espresso"]
@@ -99,9 +101,9 @@ async def saga_system(
             actors=ActorSettings.benchmark(**{**NO_FAILURES, **(actors or {})}),
             worker=fast_settings(),
         ),
-    ).values()
-    async with running(*services) as (orders_client, delivery_client, notifications_client, _):
-        yield Saga(orders_client, delivery_client, notifications_client)
+    )
+    async with running(*services.values()) as (orders_client, delivery_client, tracking, _):
+        yield Saga(orders_client, delivery_client, tracking, services)
 
 
 def assert_gap_free(view: dict[str, Any]) -> None:
@@ -255,5 +257,48 @@ async def test_garbage_in_every_stream_is_dead_lettered_and_orders_still_complet
                 await asyncio.sleep(0.1)
             reasons = {letter.reason for s in streams.all() for letter in await letters.list(s)}
             assert "unparseable" in reasons and "invalid_payload" in reasons
+    finally:
+        await redis.aclose()
+
+
+async def test_a_handler_crashing_on_one_order_spares_the_others_and_replay_finishes_it(
+    redis_url: str, mongo_url: str, namespace: str
+) -> None:
+    streams = Streams(f"{namespace}.")
+    redis = redis_client(redis_url)
+    try:
+        async with saga_system(
+            redis_url, mongo_url, namespace, orders={"payment_timeout_s": 120}
+        ) as saga:
+            engine = saga.services["orders"].app.state.orders.saga
+            real_advance = engine.advance
+            doomed: set[str] = set()
+
+            async def crashes_on_one_order(order_id: str, *args: Any, **kwargs: Any) -> Any:
+                if order_id in doomed:
+                    raise RuntimeError("a bug that only this order's data triggers")
+                return await real_advance(order_id, *args, **kwargs)
+
+            engine.advance = crashes_on_one_order
+            victim = await saga.place(0)
+            doomed.add(victim["id"])
+            others = await asyncio.gather(*(saga.place(n) for n in range(1, 9)))
+            views = await saga.until_terminal(others)
+            assert Counter(view["status"] for view in views) == {"delivered": 8}
+
+            letters = DeadLetters(redis)
+            deadline = time.monotonic() + 15
+            while await letters.count(streams.payments_events) == 0:
+                assert time.monotonic() < deadline, "the failing reply was not dead-lettered"
+                await asyncio.sleep(0.1)
+            (letter,) = await letters.list(streams.payments_events)
+            assert letter.reason == "max_deliveries" and letter.fields["key"] == victim["id"]
+            assert (await saga.tracking(victim))["status"] == "placed"
+
+            doomed.clear()  # the fix is deployed
+            assert await letters.replay(streams.payments_events) == 1
+            (view,) = await saga.until_terminal([victim])
+            assert view["status"] == "delivered"
+            assert [e["version"] for e in view["timeline"]] == list(range(1, 8))
     finally:
         await redis.aclose()
