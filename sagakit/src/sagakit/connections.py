@@ -1,11 +1,29 @@
-"""Redis clients: a shared one for commands, dedicated ones for blocking reads."""
+"""Clients for Redis and MongoDB, and which of their failures are the system's, not the input's."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pymongo import AsyncMongoClient
+from pymongo import errors as pymongo_errors
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+# Failures of a dependency, not of the message or request: a timeout, or Redis/MongoDB
+# unreachable or too slow. The worker retries them without counting a delivery (never
+# dead-lettered); the HTTP layer answers them with 503 and Retry-After.
+TRANSIENT_ERRORS = (
+    TimeoutError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+    pymongo_errors.AutoReconnect,
+    pymongo_errors.NetworkTimeout,
+    pymongo_errors.ServerSelectionTimeoutError,
+    pymongo_errors.ExecutionTimeout,
+    pymongo_errors.WaitQueueTimeoutError,
+)
 
 
 def redis_client(

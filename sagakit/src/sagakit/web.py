@@ -15,8 +15,9 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sagakit.connections import TRANSIENT_ERRORS
 from sagakit.health import Health
-from sagakit.logs import get_logger
+from sagakit.logs import describe, get_logger
 from sagakit.service import ServiceRuntime
 
 log = get_logger("sagakit.web")
@@ -188,6 +189,13 @@ def install_common(app: FastAPI, *, service: str, health: Health, max_body_bytes
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, TRANSIENT_ERRORS):  # a database away or too slow: try again soon
+            log.warning("dependency unavailable", path=request.url.path, error=describe(exc))
+            return JSONResponse(
+                {"detail": "temporarily unavailable, retry shortly"},
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
         log.exception("unhandled error", path=request.url.path)
         return JSONResponse({"detail": "internal error"}, status_code=500)
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import structlog
-from pymongo import errors as pymongo_errors
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -36,7 +35,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sagakit import maintenance
 from sagakit.acks import Acker
 from sagakit.backoff import Backoff
-from sagakit.connections import is_nogroup, redis_client
+from sagakit.connections import TRANSIENT_ERRORS, is_nogroup, redis_client
 from sagakit.dead_letters import DeadLetters
 from sagakit.envelope import Envelope, PoisonMessage
 from sagakit.health import Health
@@ -59,17 +58,6 @@ from sagakit.settings import WorkerSettings
 log = get_logger("sagakit.worker")
 
 CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
-# Failures that say nothing about the message: a handler that ran out of time, a dependency
-# that is unreachable or too slow. Retried without end (with backoff), never dead-lettered.
-TRANSIENT_ERRORS = (
-    TimeoutError,
-    *CONNECTION_ERRORS,
-    pymongo_errors.AutoReconnect,
-    pymongo_errors.NetworkTimeout,
-    pymongo_errors.ServerSelectionTimeoutError,
-    pymongo_errors.ExecutionTimeout,
-    pymongo_errors.WaitQueueTimeoutError,
-)
 POISON_KEY = "\x00dead-letter"
 
 
