@@ -16,6 +16,8 @@ import httpx
 import pytest
 
 from delivery.settings import DeliverySettings
+from notifications.settings import NotificationsSettings
+from notifications.store import KnownHeads
 from orders.menu import DEFAULT_MENU, DEFAULT_STOCK
 from orders.settings import OrdersSettings
 from orders_saga_cli.system import SystemSettings, build_services
@@ -82,6 +84,7 @@ async def saga_system(
     orders: dict[str, Any] | None = None,
     delivery: dict[str, Any] | None = None,
     actors: dict[str, Any] | None = None,
+    notifications: dict[str, Any] | None = None,
 ) -> AsyncIterator[Saga]:
     connections = ConnectionSettings(
         redis_url=redis_url,
@@ -98,6 +101,7 @@ async def saga_system(
             delivery=DeliverySettings(
                 assign_interval_s=0.1, deadline_poll_interval_s=0.05, **(delivery or {})
             ),
+            notifications=NotificationsSettings(**(notifications or {})),
             actors=ActorSettings.benchmark(**{**NO_FAILURES, **(actors or {})}),
             worker=fast_settings(),
         ),
@@ -302,3 +306,39 @@ async def test_a_handler_crashing_on_one_order_spares_the_others_and_replay_fini
             assert [e["version"] for e in view["timeline"]] == list(range(1, 8))
     finally:
         await redis.aclose()
+
+
+async def test_a_status_notifications_lost_is_republished_and_the_view_completes(
+    redis_url: str, mongo_url: str, namespace: str
+) -> None:
+    repair = {"reconcile_interval_s": 0.1, "reconcile_waiting_s": 0.1, "reconcile_repeat_s": 0.5}
+    async with saga_system(redis_url, mongo_url, namespace, notifications=repair) as saga:
+        order = await saga.place()
+        (done,) = await saga.until_terminal([order])
+        assert done["status"] == "delivered" and done["version"] == 7
+        # As if Redis had lost v3 before notifications read it: the head stops at v2 and v4..v7
+        # wait for it.
+        heads = saga.services["notifications"].runtime.db["order_heads"]
+        doc = await heads.find_one({"_id": order["id"]})
+        assert doc is not None
+        v2 = doc["timeline"]["v000002"]
+        await heads.update_one(
+            {"_id": order["id"]},
+            {
+                "$set": {
+                    "version": 2,
+                    "status": v2["status"],
+                    "at": v2["at"],
+                    "waiting_since_ms": 1,
+                },
+                "$unset": {"timeline.v000003": ""},
+            },
+        )
+        # ... and as if this process had never seen more than v2 (its memory of heads only
+        # ever lags the database; here the database was set back under it).
+        saga.services["notifications"].app.state.services.store.known = KnownHeads()
+        assert (await saga.tracking(order))["version"] == 2
+
+        (repaired,) = await saga.until_terminal([order], timeout_s=10)
+        assert repaired["status"] == "delivered" and repaired["version"] == 7
+        assert_gap_free(repaired)

@@ -400,3 +400,11 @@ async def test_a_retry_after_a_crash_between_reserving_and_creating_reuses_the_s
     assert retry.status_code == 201, retry.text
     assert retry.json()["id"] == "f" * 32
     assert await stock_of(orders_app, "funghi") == DEFAULT_STOCK - 3
+
+
+async def test_refill_runs_reject_a_time_beyond_any_date(orders_app: OrdersUnderTest) -> None:
+    """Found by fuzzing: an integer past MongoDB's 64-bit range reached the query (500)."""
+    response = await orders_app.client.get(
+        "/api/stock/refills", params={"since_ms": 10**20}, headers=orders_app.operator
+    )
+    assert response.status_code == 422

@@ -35,6 +35,13 @@ def channels(streams: Streams | None = None) -> list[Channel]:
             "every status change of an order (version +1 each), stock refills",
         ),
         Channel(
+            s.orders_commands,
+            "notifications",
+            (Groups.ORDERS_REPUBLISH,),
+            (m.RepublishStatuses,),
+            "requests to publish an order's recorded statuses again (repairs a lost one)",
+        ),
+        Channel(
             s.payments_commands,
             "orders",
             (Groups.PAYMENTS,),

@@ -63,6 +63,18 @@ class StockRefilled(Message):
     levels: dict[str, int]
 
 
+# ---- orders.commands -------------------------------------------------------------------------
+
+
+class RepublishStatuses(Message):
+    """Publish again every recorded `order.status_changed` of the order above `after_version`
+    (asked by notifications when a version never arrived)."""
+
+    message_type = "order.republish_statuses"
+    order_id: str
+    after_version: int
+
+
 # ---- payments ------------------------------------------------------------------------------
 
 
@@ -214,6 +226,7 @@ class CourierFailed(Message):
 ALL_MESSAGES: tuple[type[Message], ...] = (
     OrderStatusChanged,
     StockRefilled,
+    RepublishStatuses,
     AuthorizePayment,
     VoidPayment,
     RefundPayment,

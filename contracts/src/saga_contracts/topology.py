@@ -18,6 +18,10 @@ class Streams:
         return self._name("orders.events")
 
     @property
+    def orders_commands(self) -> str:
+        return self._name("orders.commands")
+
+    @property
     def payments_commands(self) -> str:
         return self._name("payments.commands")
 
@@ -52,6 +56,7 @@ class Streams:
     def all(self) -> list[str]:
         return [
             self.orders_events,
+            self.orders_commands,
             self.payments_commands,
             self.payments_events,
             self.kitchen_commands,
@@ -66,6 +71,7 @@ class Streams:
         """Every stream and the consumer groups that read it."""
         return {
             self.orders_events: [Groups.NOTIFICATIONS, Groups.ORDERS_STOCK],
+            self.orders_commands: [Groups.ORDERS_REPUBLISH],
             self.payments_commands: [Groups.PAYMENTS],
             self.payments_events: [Groups.ORDERS],
             self.kitchen_commands: [Groups.KITCHEN],
@@ -80,6 +86,7 @@ class Streams:
 class Groups:
     ORDERS = "orders"  # the saga orchestrator
     ORDERS_STOCK = "orders-stock"  # returns or settles stock when an order ends
+    ORDERS_REPUBLISH = "orders-republish"  # publishes an order's recorded statuses again
     DELIVERY = "delivery"
     NOTIFICATIONS = "notifications"
     PAYMENTS = "payments"  # the simulator's payment gateway

@@ -12,10 +12,12 @@ from notifications.fanout import StatusFeed, feed_channel
 from notifications.handlers import build_router
 from notifications.hub import Hub
 from notifications.ops import OpsView
+from notifications.repair import Reconciler
 from notifications.settings import NotificationsSettings
 from notifications.store import HEADS, TrackingStore
 from saga_contracts.secrets import Secrets
 from saga_contracts.topology import Groups, Streams
+from sagakit.lifecycle import Periodic
 from sagakit.service import ServiceRuntime
 from sagakit.settings import ConnectionSettings, WorkerSettings
 from sagakit.web import ServiceApp, install_common
@@ -46,6 +48,10 @@ def build_service(
     )
     runtime.on_startup(store.ensure_indexes)
     runtime.add(feed)
+    reconciler = Reconciler(store, runtime.publisher, streams, settings)
+    runtime.add(
+        Periodic("notifications:reconcile", reconciler.run_once, settings.reconcile_interval_s)
+    )
     runtime.consume(
         build_router(streams, store, feed),
         group=Groups.NOTIFICATIONS,

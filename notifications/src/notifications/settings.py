@@ -18,3 +18,12 @@ class NotificationsSettings(BaseSettings):
     ws_close_timeout_s: float = Field(2.0, gt=0)
     ops_tick_s: float = Field(1.0, gt=0)
     max_body_bytes: int = Field(16 * 1024, ge=1024)
+    # The reconciler asks orders for statuses that never arrived: every reconcile_interval_s,
+    # for orders with a version waiting longer than reconcile_waiting_s or a non-terminal head
+    # unchanged for reconcile_stale_s; at most reconcile_batch per pass, each order at most
+    # once per reconcile_repeat_s.
+    reconcile_interval_s: float = Field(10.0, gt=0)
+    reconcile_waiting_s: float = Field(5.0, ge=0)
+    reconcile_stale_s: float = Field(120.0, ge=0)
+    reconcile_repeat_s: float = Field(30.0, ge=0)
+    reconcile_batch: int = Field(300, ge=1, le=10_000)

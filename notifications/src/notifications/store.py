@@ -8,6 +8,10 @@ server may take it for an array index); the head fields say what customers see, 
 versions up to `version` are shown. An order whose first stored version must wait for an
 earlier one has `version: 0` and no other head field until that one arrives.
 
+While a stored version waits for a missing earlier one, `waiting_since_ms` says since when;
+the reconciler (`repair.py`) asks orders to publish the missing versions again and records
+when in `repair_asked_ms`.
+
 The head moves forward only, one guarded write at a time (`version` must still be the one
 read), to the end of the consecutive run of stored versions. In the common case, an event
 arriving in order, one guarded write both stores the version and moves the head to it: this
@@ -31,6 +35,9 @@ from sagakit.recent import Recent
 
 HEADS = "order_heads"
 TIMELINE = "timeline"  # the field holding the stored versions
+WAITING_SINCE = "waiting_since_ms"  # present while a stored version waits for an earlier one
+REPAIR_ASKED = "repair_asked_ms"  # when the missing versions were last asked for again
+TERMINAL = [status.value for status in OrderStatus if status.terminal]
 # Concurrent replicas can each miss the guard once per version they race on.
 MAX_ATTEMPTS = 50
 
@@ -121,6 +128,21 @@ def store_waiting(entry: StatusEntry) -> Transition:
     )
 
 
+def waiting_mark(doc: Document, now: int) -> Transition | None:
+    """The write that makes `waiting_since_ms` say whether a stored version waits (None when it
+    says so already), guarded by the head it was decided on."""
+    head = head_version(doc)
+    waiting = any(version > head for version in stored_entries(doc))
+    if waiting and WAITING_SINCE not in doc:
+        return Transition(
+            expect={"version": head, WAITING_SINCE: {"$exists": False}},
+            set={WAITING_SINCE: now},
+        )
+    if not waiting and WAITING_SINCE in doc:
+        return Transition(expect={"version": head}, unset=(WAITING_SINCE,))
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Head:
     order_id: str
@@ -186,6 +208,8 @@ class TrackingStore:
     async def ensure_indexes(self) -> None:
         await self.heads.create_index("updated_ms")
         await self.heads.create_index("status")
+        await self.heads.create_index(WAITING_SINCE)
+        await self.heads.create_index(REPAIR_ASKED)
 
     async def record(self, event: OrderStatusChanged) -> list[StatusEntry]:
         """Store the event's version and advance the head: the versions that became visible, in
@@ -209,8 +233,11 @@ class TrackingStore:
             doc = await self._store(entry)
         # Versions stored early, now next in line. Also repairs a run left waiting by a crash
         # between a store and the head write (that event is redelivered).
-        more, head = await self._catch_up(order_id, doc)
-        self.known.saw(order_id, head)
+        more, doc = await self._catch_up(order_id, doc)
+        mark = waiting_mark(doc, now_ms())
+        if mark is not None:  # a miss: the head moved meanwhile, and its mover marks it
+            await self._heads.apply(order_id, mark)
+        self.known.saw(order_id, head_version(doc))
         return [*applied, *more]
 
     async def _store(self, entry: StatusEntry) -> Document:
@@ -231,16 +258,16 @@ class TrackingStore:
             # The document was created in between: store again.
         raise AdvanceContention(f"could not store v{entry.version} of {entry.order_id}")
 
-    async def _catch_up(self, order_id: str, doc: Document) -> tuple[list[StatusEntry], int]:
+    async def _catch_up(self, order_id: str, doc: Document) -> tuple[list[StatusEntry], Document]:
         """Advance the head through the stored versions next in line: those newly applied (by
-        this call) and the head seen last, when nothing stored was next in line any more."""
+        this call) and the document seen last, when nothing stored was next in line any more."""
         applied: list[StatusEntry] = []
         for _ in range(MAX_ATTEMPTS):
             head = head_version(doc)
             stored = stored_entries(doc)
             visible = consecutive_after(head, stored)
             if not visible:
-                return applied, head
+                return applied, doc
             after = await self._heads.apply(order_id, move_head(stored[visible[-1]], expected=head))
             if after is not None:
                 applied.extend(stored[v] for v in visible)
@@ -251,6 +278,36 @@ class TrackingStore:
                 raise AdvanceContention(f"the document of {order_id} vanished")
             doc = fresh
         raise AdvanceContention(f"head of {order_id} kept moving")
+
+    async def needing_repair(
+        self, *, waiting_before_ms: int, stale_before_ms: int, asked_before_ms: int, limit: int
+    ) -> dict[str, int]:
+        """Orders (id → head version) whose live view may miss a version: a stored version
+        waiting since before `waiting_before_ms`, or a non-terminal head not updated since
+        `stale_before_ms`; none asked about since `asked_before_ms`. At most `limit`."""
+        stuck: list[Document] = [
+            {WAITING_SINCE: {"$lt": waiting_before_ms}},
+            {"updated_ms": {"$lt": stale_before_ms}, "status": {"$nin": TERMINAL}},
+        ]
+        not_asked: list[Document] = [
+            {REPAIR_ASKED: {"$exists": False}},
+            {REPAIR_ASKED: {"$lt": asked_before_ms}},
+        ]
+        found: dict[str, int] = {}
+        for condition in stuck:
+            for asked in not_asked:
+                left = limit - len(found)
+                if left <= 0:
+                    return found
+                cursor = self.heads.find({**condition, **asked}, {"version": 1}).limit(left)
+                async for doc in cursor:
+                    found.setdefault(doc["_id"], head_version(doc))
+        return found
+
+    async def mark_repair_asked(self, order_id: str, head: int, now: int) -> bool:
+        """Record the question; False when the head has moved since (no need to ask)."""
+        mark = Transition(expect={"version": head}, set={REPAIR_ASKED: now})
+        return await self._heads.apply(order_id, mark) is not None
 
     async def head(self, order_id: str) -> Head | None:
         return Head.from_doc(await self.heads.find_one({"_id": order_id}, {TIMELINE: 0}))

@@ -54,6 +54,8 @@ def orders_context(request: Request) -> OrdersContext:
 
 
 Context = Annotated[OrdersContext, Depends(orders_context)]
+# Epoch milliseconds beyond year 9999 are not times, and would overflow MongoDB's 64-bit ints.
+MAX_EPOCH_MS = 253_402_300_799_999
 
 
 def _error(code: int, detail: dict[str, Any]) -> HTTPException:
@@ -191,7 +193,7 @@ def operator_router(operator_key: str) -> APIRouter:
 
     @router.get("/stock/refills", response_model=list[RefillResult])
     async def refill_runs(
-        context: Context, since_ms: Annotated[int, Query(ge=0)] = 0
+        context: Context, since_ms: Annotated[int, Query(ge=0, le=MAX_EPOCH_MS)] = 0
     ) -> list[RefillResult]:
         return await context.refill.runs_since(since_ms)
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from orders.api import OrdersContext, customer_router, operator_router
-from orders.handlers import saga_router, stock_router
+from orders.handlers import republish_router, saga_router, stock_router
 from orders.menu import DEFAULT_MENU, DEFAULT_STOCK
 from orders.placement import OrderPlacement
 from orders.refill import StockRefill
@@ -95,6 +95,11 @@ def build_service(
     runtime.consume(
         stock_router(saga, menu, streams),
         group=Groups.ORDERS_STOCK,
+        required_groups=streams.readers(),
+    )
+    runtime.consume(
+        republish_router(saga, runtime.publisher, streams),
+        group=Groups.ORDERS_REPUBLISH,
         required_groups=streams.readers(),
     )
     runtime.add(deadlines)

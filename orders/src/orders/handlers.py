@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from orders.domain import Signal, StockOutcome
-from orders.saga import Saga
+from orders.saga import Saga, recorded_statuses
 from orders.store import MenuStore
 from saga_contracts.messages import (
     CourierAssigned,
@@ -19,9 +19,11 @@ from saga_contracts.messages import (
     OrderStatusChanged,
     PaymentAuthorized,
     PaymentDeclined,
+    RepublishStatuses,
 )
 from saga_contracts.topology import Streams
 from sagakit.envelope import Message
+from sagakit.publisher import Publisher
 from sagakit.routing import Delivery, Router
 
 # Which reply means which saga signal, per stream.
@@ -84,5 +86,24 @@ def stock_router(saga: Saga, menu: MenuStore, streams: Streams) -> Router:
                 await menu.release(line["item_id"], event.order_id, line["quantity"])
             else:
                 await menu.settle_sold(line["item_id"], event.order_id)
+
+    return router
+
+
+def republish_router(saga: Saga, publisher: Publisher, streams: Streams) -> Router:
+    """Publish an order's recorded statuses again (notifications lost one); changes nothing.
+    Orders recorded before the history existed have none and get nothing."""
+    router = Router()
+
+    @router.subscriber(streams.orders_commands, RepublishStatuses)
+    async def republish(request: RepublishStatuses, delivery: Delivery) -> None:
+        order = await saga.load(request.order_id, fresh=True)
+        if order is None:
+            return
+        for event in recorded_statuses(order, request.after_version):
+            envelope = event.envelope(
+                key=event.order_id, version=event.version, causation=delivery.envelope
+            )
+            await publisher.publish(streams.orders_events, envelope)
 
     return router

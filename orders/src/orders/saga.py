@@ -72,6 +72,41 @@ def iso_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+HISTORY = "history"  # every status of the order by version, to publish them again on request
+
+
+def history_key(version: int) -> str:
+    return f"v{version:06d}"  # never a purely numeric path component (DESIGN.md §3)
+
+
+def history_entry(status: OrderStatus, reason: str | None, at: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"status": status.value, "at": at}
+    if reason is not None:  # never a null reason
+        entry["reason"] = reason
+    return entry
+
+
+def recorded_statuses(order: Document, after_version: int) -> list[OrderStatusChanged]:
+    """The recorded status changes of the order above `after_version`, in version order."""
+    found: list[OrderStatusChanged] = []
+    for key, entry in (order.get(HISTORY) or {}).items():
+        digits = key[1:]
+        if not key.startswith("v") or not digits.isascii() or not digits.isdigit():
+            continue
+        version = int(digits)
+        if version > after_version:
+            found.append(
+                OrderStatusChanged(
+                    order_id=order["_id"],
+                    status=entry["status"],
+                    version=version,
+                    reason=entry.get("reason"),
+                    at=entry["at"],
+                )
+            )
+    return sorted(found, key=lambda event: event.version)
+
+
 class KnownOrders:
     """The last version of each recent order this process read or wrote.
 
@@ -170,6 +205,10 @@ class Saga:
                 to_set[DEADLINE_AT] = now_ms() + timeout_ms
             if decision.stock is not None:
                 to_set["stock_outcome"] = decision.stock.value
+            reason = decision.reason.value if decision.reason is not None else None
+            to_set[f"{HISTORY}.{history_key(version)}"] = history_entry(
+                decision.status, reason, to_set["updated_at"]
+            )
             changed = OrderStatusChanged(
                 order_id=order["_id"],
                 status=decision.status,

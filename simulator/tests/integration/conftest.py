@@ -52,7 +52,9 @@ class World:
     streams: Streams
     started: list[ServiceApp] = field(default_factory=list)
 
-    async def start(self, settings: ActorSettings, *, consumer: str = "sim-1") -> ServiceApp:
+    async def start(
+        self, settings: ActorSettings, *, consumer: str = "sim-1", **worker: Any
+    ) -> ServiceApp:
         connections = ConnectionSettings(
             redis_url=self.redis_url,
             mongo_url=NO_MONGO,
@@ -60,7 +62,7 @@ class World:
             consumer_name=consumer,
             stream_prefix=self.prefix,
         )
-        service = build_service(settings, connections, fast_settings())
+        service = build_service(settings, connections, fast_settings(**worker))
         await service.start()
         self.started.append(service)
         return service

@@ -225,7 +225,8 @@ async def test_actors_stopped_mid_delay_answer_after_restart(world: World) -> No
 async def test_benchmark_mode_moves_hundreds_of_orders_through_every_actor(
     world: World,
 ) -> None:
-    await world.start(actor_settings())
+    # a burst of 900 commands: give handlers a production-like timeout, not the test-speed one
+    await world.start(actor_settings(), handler_timeout_s=5.0, claim_idle_ms=20_000)
     s = world.streams
     orders = [f"order-{n}-{uuid.uuid4().hex[:6]}" for n in range(300)]
     started = time.perf_counter()
