@@ -12,7 +12,8 @@ import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, WebSocket, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, WebSocket, status
+from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
 from notifications.domain import is_order_id, parse_since
@@ -176,24 +177,15 @@ def ops_router(secrets: Secrets) -> APIRouter:
         stream: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[DeadLetterView]:
-        try:
-            return await services.ops.dead_letters(stream or None, limit)
-        except UnknownStream as exc:
-            raise _unknown_stream(exc) from exc
+        return await services.ops.dead_letters(stream or None, limit)
 
     @router.post("/dlq/replay")
     async def replay(selection: DeadLetterSelection, services: ServicesDep) -> Replayed:
-        try:
-            return Replayed(replayed=await services.ops.replay(selection.stream, selection.ids))
-        except UnknownStream as exc:
-            raise _unknown_stream(exc) from exc
+        return Replayed(replayed=await services.ops.replay(selection.stream, selection.ids))
 
     @router.post("/dlq/purge")
     async def purge(selection: DeadLetterSelection, services: ServicesDep) -> Purged:
-        try:
-            return Purged(purged=await services.ops.purge(selection.stream, selection.ids))
-        except UnknownStream as exc:
-            raise _unknown_stream(exc) from exc
+        return Purged(purged=await services.ops.purge(selection.stream, selection.ids))
 
     @router.get("/orders/recent")
     async def recent_orders(
@@ -248,5 +240,7 @@ def _head_view(head: Head) -> HeadView:
     )
 
 
-def _unknown_stream(exc: UnknownStream) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown stream: {exc.args[0]}")
+async def unknown_stream(request: Request, exc: Exception) -> JSONResponse:
+    """A stream outside this deployment's topology is not found (ops routes)."""
+    assert isinstance(exc, UnknownStream)
+    return JSONResponse({"detail": f"unknown stream: {exc.args[0]}"}, status_code=404)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from notifications.api import Services, ops_feed, ops_router, tracking
+from notifications.api import Services, ops_feed, ops_router, tracking, unknown_stream
 from notifications.fanout import StatusFeed, feed_channel
 from notifications.handlers import build_router
 from notifications.hub import Hub
-from notifications.ops import OpsView
+from notifications.ops import OpsView, UnknownStream
 from notifications.repair import Reconciler
 from notifications.settings import NotificationsSettings
 from notifications.store import HEADS, TrackingStore
@@ -72,6 +72,7 @@ def build_service(
     )
     app.include_router(tracking)
     app.include_router(ops_router(secrets))
+    app.add_exception_handler(UnknownStream, unknown_stream)
     app.include_router(ops_feed)
     return ServiceApp(runtime, app)
 
