@@ -3,7 +3,7 @@
     {_id: order id, version, status, reason?, at, updated_ms,
      timeline: {"v000001": {status, at, reason?}, "v000002": {...}, ...}}
 
-`timeline` holds every stored version, keyed by `timeline_key` (never a purely numeric key: a
+`timeline` holds every stored version, keyed by `version_key` (never a purely numeric key: a
 server may take it for an array index); the head fields say what customers see, and only the
 versions up to `version` are shown. An order whose first stored version must wait for an
 earlier one has `version: 0` and no other head field until that one arrives.
@@ -32,6 +32,7 @@ from sagakit.clock import now_ms
 from sagakit.outbox import Collection, Document, DocumentStore, Transition
 from sagakit.publisher import Publisher
 from sagakit.recent import Recent
+from sagakit.version_keys import key_version, version_key
 
 HEADS = "order_heads"
 TIMELINE = "timeline"  # the field holding the stored versions
@@ -40,17 +41,6 @@ REPAIR_ASKED = "repair_asked_ms"  # when the missing versions were last asked fo
 TERMINAL = [status.value for status in OrderStatus if status.terminal]
 # Concurrent replicas can each miss the guard once per version they race on.
 MAX_ATTEMPTS = 50
-
-
-def timeline_key(version: int) -> str:
-    return f"v{version:06d}"
-
-
-def key_version(key: str) -> int | None:
-    digits = key[1:]
-    if not key.startswith("v") or not digits.isascii() or not digits.isdigit():
-        return None
-    return int(digits)
 
 
 def stored_entries(doc: Document) -> dict[int, StatusEntry]:
@@ -100,7 +90,7 @@ def first_document(entry: StatusEntry, *, applied: bool) -> Document:
     return {
         "_id": entry.order_id,
         **head,
-        TIMELINE: {timeline_key(entry.version): entry_fields(entry)},
+        TIMELINE: {version_key(entry.version): entry_fields(entry)},
     }
 
 
@@ -110,7 +100,7 @@ def move_head(entry: StatusEntry, *, expected: int, store: bool = False) -> Tran
     expect: Document = {"version": expected}
     fields = head_fields(entry)
     if store:
-        path = f"{TIMELINE}.{timeline_key(entry.version)}"
+        path = f"{TIMELINE}.{version_key(entry.version)}"
         expect[path] = {"$exists": False}
         fields[path] = entry_fields(entry)
     # Removed when the new status has none.
@@ -121,7 +111,7 @@ def move_head(entry: StatusEntry, *, expected: int, store: bool = False) -> Tran
 
 def store_waiting(entry: StatusEntry) -> Transition:
     """Store `entry` if it is neither applied nor stored yet; the head does not move."""
-    path = f"{TIMELINE}.{timeline_key(entry.version)}"
+    path = f"{TIMELINE}.{version_key(entry.version)}"
     return Transition(
         expect={"version": {"$lt": entry.version}, path: {"$exists": False}},
         set={path: entry_fields(entry)},
@@ -251,7 +241,7 @@ class TrackingStore:
                 first = first_document(entry, applied=False)
                 if await self._heads.insert(first):
                     return first
-            elif head_version(doc) >= entry.version or timeline_key(entry.version) in (
+            elif head_version(doc) >= entry.version or version_key(entry.version) in (
                 doc.get(TIMELINE) or {}
             ):
                 return doc

@@ -13,10 +13,11 @@ import pytest_asyncio
 from pymongo import monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
-from notifications.store import TrackingStore, timeline_key
+from notifications.store import TrackingStore
 from saga_contracts.messages import CancelReason, OrderStatus, OrderStatusChanged
 from sagakit.connections import mongo_client
 from sagakit.publisher import Publisher
+from sagakit.version_keys import version_key
 
 from ..conftest import HAPPY_PATH, new_order_id, status_event
 
@@ -89,7 +90,7 @@ async def test_each_in_order_event_takes_one_command(replicas: Replicas) -> None
         assert commands == ["insert" if version == 1 else "findAndModify"]
     doc = await replicas.document(order_id)
     assert (doc["version"], doc["status"]) == (7, "delivered")
-    assert sorted(doc["timeline"]) == [timeline_key(v) for v in range(1, 8)]
+    assert sorted(doc["timeline"]) == [version_key(v) for v in range(1, 8)]
 
     # An event the head already passed: nothing to do, nothing sent to the database.
     assert await replicas.record(store, order_id, 3) == ([], [])
@@ -121,7 +122,7 @@ async def test_early_versions_wait_and_the_first_stored_is_kept(replicas: Replic
     store = replicas.new()
     order_id = new_order_id()
     assert (await replicas.record(store, order_id, 3))[0] == []
-    stored_v3 = (await replicas.document(order_id))["timeline"][timeline_key(3)]
+    stored_v3 = (await replicas.document(order_id))["timeline"][version_key(3)]
     assert (await replicas.record(store, order_id, 3))[0] == []  # a duplicate with another `at`
     assert (await replicas.record(store, order_id, 2))[0] == []
 
@@ -135,7 +136,7 @@ async def test_early_versions_wait_and_the_first_stored_is_kept(replicas: Replic
     assert (await replicas.record(store, order_id, 1))[0] == [1, 2, 3]
     doc = await replicas.document(order_id)
     assert doc["version"] == 3
-    assert doc["timeline"][timeline_key(3)] == stored_v3
+    assert doc["timeline"][version_key(3)] == stored_v3
     assert await replicas.record(store, order_id, 4) == ([4], ["findAndModify"])
 
     tracked = await store.tracked(order_id, after=1)
@@ -150,7 +151,7 @@ async def test_a_run_left_waiting_by_a_crash_is_applied_on_redelivery(replicas: 
     order_id = new_order_id()
     await replicas.record(replicas.new(), order_id, 1)
     left = {
-        f"timeline.{timeline_key(v)}": {"status": HAPPY_PATH[v - 1].value, "at": f"stored v{v}"}
+        f"timeline.{version_key(v)}": {"status": HAPPY_PATH[v - 1].value, "at": f"stored v{v}"}
         for v in (2, 3)
     }
     await replicas.db["order_heads"].update_one({"_id": order_id}, {"$set": left})
@@ -177,8 +178,8 @@ async def test_a_cancel_reason_is_kept_then_removed_with_the_next_status(
     assert (await replicas.record(store, order_id, 3))[0] == [3]
     doc = await replicas.document(order_id)
     assert "reason" not in doc  # removed with the next status, never stored as null
-    assert "reason" not in doc["timeline"][timeline_key(1)]
-    assert doc["timeline"][timeline_key(2)]["reason"] == "payment_declined"
+    assert "reason" not in doc["timeline"][version_key(1)]
+    assert doc["timeline"][version_key(2)]["reason"] == "payment_declined"
 
 
 async def test_shuffled_duplicated_versions_on_racing_replicas(replicas: Replicas) -> None:

@@ -8,10 +8,11 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from notifications.store import TrackingStore, timeline_key
+from notifications.store import TrackingStore
 from saga_contracts.messages import CancelReason, OrderStatus, OrderStatusChanged
 from sagakit.publisher import Publisher
 from sagakit.testing.waiting import eventually
+from sagakit.version_keys import version_key
 
 from ..conftest import StartNotifications, new_order_id, status_event
 
@@ -72,7 +73,7 @@ async def test_cancel_reason_is_kept_on_head_and_timeline(
     head = await app.service.runtime.db["order_heads"].find_one({"_id": order_id})
     assert head is not None
     assert (head["status"], head["reason"]) == ("cancelled", "payment_declined")
-    first = (await stored_timeline(app, order_id)).get(timeline_key(1))
+    first = (await stored_timeline(app, order_id)).get(version_key(1))
     assert first is not None
     assert "reason" not in first  # never a null reason
 

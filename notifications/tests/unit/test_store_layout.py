@@ -5,20 +5,21 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifications.store import KnownHeads, key_version, stored_entries, timeline_key
+from notifications.store import KnownHeads, stored_entries
+from sagakit.version_keys import key_version, version_key
 
 
 @given(st.integers(min_value=1, max_value=10**9))
-def test_timeline_keys_are_never_numeric_and_give_their_version_back(version: int) -> None:
-    key = timeline_key(version)
+def test_version_keys_are_never_numeric_and_give_their_version_back(version: int) -> None:
+    key = version_key(version)
     assert not key.isdigit()
     assert "." not in key
     assert key_version(key) == version
 
 
-def test_timeline_keys_sort_by_version_up_to_a_million() -> None:
-    assert timeline_key(3) == "v000003"
-    assert sorted([timeline_key(10), timeline_key(9)]) == [timeline_key(9), timeline_key(10)]
+def test_version_keys_sort_by_version_up_to_a_million() -> None:
+    assert version_key(3) == "v000003"
+    assert sorted([version_key(10), version_key(9)]) == [version_key(9), version_key(10)]
 
 
 def test_stored_entries_ignore_keys_that_are_not_versions() -> None:

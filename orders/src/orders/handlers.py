@@ -100,10 +100,16 @@ def republish_router(saga: Saga, publisher: Publisher, streams: Streams) -> Rout
         order = await saga.load(request.order_id, fresh=True)
         if order is None:
             return
-        for event in recorded_statuses(order, request.after_version):
-            envelope = event.envelope(
-                key=event.order_id, version=event.version, causation=delivery.envelope
-            )
-            await publisher.publish(streams.orders_events, envelope)
+        await publisher.publish_many(
+            [
+                (
+                    streams.orders_events,
+                    event.envelope(
+                        key=event.order_id, version=event.version, causation=delivery.envelope
+                    ),
+                )
+                for event in recorded_statuses(order, request.after_version)
+            ]
+        )
 
     return router

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import orjson
 
 from orders.domain import INITIAL_EFFECTS, INITIAL_STATUS
-from orders.saga import HISTORY, Saga, history_entry, history_key, iso_now
+from orders.saga import HISTORY, Saga, history_entry, iso_now
 from orders.schemas import LineOut, OrderCreated, PlaceOrderRequest
 from orders.settings import OrdersSettings
 from orders.store import Claim, IdempotencyStore, MenuStore
@@ -25,6 +25,7 @@ from saga_contracts.topology import Streams
 from sagakit.clock import now_ms
 from sagakit.deadlines import DEADLINE_AT
 from sagakit.outbox import Document, DocumentStore, Emit
+from sagakit.version_keys import version_key
 
 
 class PlacementError(Exception):
@@ -178,7 +179,7 @@ class OrderPlacement:
             "updated_at": now,
             "created_ms": now_ms(),
             DEADLINE_AT: now_ms() + timeout_ms,
-            HISTORY: {history_key(1): history_entry(INITIAL_STATUS, None, now)},
+            HISTORY: {version_key(1): history_entry(INITIAL_STATUS, None, now)},
         }
 
     def _first_events(self, order: Document) -> list[Emit]:

@@ -36,6 +36,7 @@ from sagakit.envelope import Envelope, Message
 from sagakit.logs import get_logger
 from sagakit.outbox import Document, DocumentStore, Emit, Transition
 from sagakit.recent import Recent
+from sagakit.version_keys import key_version, version_key
 
 log = get_logger("orders.saga")
 
@@ -75,10 +76,6 @@ def iso_now() -> str:
 HISTORY = "history"  # every status of the order by version, to publish them again on request
 
 
-def history_key(version: int) -> str:
-    return f"v{version:06d}"  # never a purely numeric path component (DESIGN.md §3)
-
-
 def history_entry(status: OrderStatus, reason: str | None, at: str) -> dict[str, Any]:
     entry: dict[str, Any] = {"status": status.value, "at": at}
     if reason is not None:  # never a null reason
@@ -90,11 +87,8 @@ def recorded_statuses(order: Document, after_version: int) -> list[OrderStatusCh
     """The recorded status changes of the order above `after_version`, in version order."""
     found: list[OrderStatusChanged] = []
     for key, entry in (order.get(HISTORY) or {}).items():
-        digits = key[1:]
-        if not key.startswith("v") or not digits.isascii() or not digits.isdigit():
-            continue
-        version = int(digits)
-        if version > after_version:
+        version = key_version(key)
+        if version is not None and version > after_version:
             found.append(
                 OrderStatusChanged(
                     order_id=order["_id"],
@@ -206,7 +200,7 @@ class Saga:
             if decision.stock is not None:
                 to_set["stock_outcome"] = decision.stock.value
             reason = decision.reason.value if decision.reason is not None else None
-            to_set[f"{HISTORY}.{history_key(version)}"] = history_entry(
+            to_set[f"{HISTORY}.{version_key(version)}"] = history_entry(
                 decision.status, reason, to_set["updated_at"]
             )
             changed = OrderStatusChanged(
