@@ -36,24 +36,28 @@ def _count(command: Message, plan: Plan) -> None:
     log.debug("decided", outcome=plan.outcome, answers=len(plan.answers))
 
 
+async def _answer(
+    replies: ScheduledReplies, events: str, command: Message, delivery: Delivery, plan: Plan
+) -> None:
+    """Count the decision and schedule its answers under a timer named after the command."""
+    _count(command, plan)
+    timer = f"{command.message_type}:{delivery.envelope.id}"
+    await replies.send(timer, delivery.envelope, events, plan.answers)
+
+
 def payment_router(streams: Streams, gateway: PaymentGateway, replies: ScheduledReplies) -> Router:
     router = Router()
     commands, events = streams.payments_commands, streams.payments_events
 
     @router.subscriber(commands, AuthorizePayment)
     async def authorize(command: AuthorizePayment, delivery: Delivery) -> None:
-        plan = gateway.authorize(command)
-        _count(command, plan)
-        timer = f"payment.authorize:{delivery.envelope.id}"
-        await replies.send(timer, delivery.envelope, events, plan.answers)
+        await _answer(replies, events, command, delivery, gateway.authorize(command))
 
     async def settle(
         command: VoidPayment | RefundPayment | CapturePayment, delivery: Delivery
     ) -> None:
         plan = gateway.settle(command.order_id, command.message_type.removeprefix("payment."))
-        _count(command, plan)
-        timer = f"{command.message_type}:{delivery.envelope.id}"
-        await replies.send(timer, delivery.envelope, events, plan.answers)
+        await _answer(replies, events, command, delivery, plan)
 
     router.add(commands, VoidPayment, settle)
     router.add(commands, RefundPayment, settle)
@@ -91,9 +95,6 @@ def courier_router(streams: Streams, couriers: Couriers, replies: ScheduledRepli
 
     @router.subscriber(commands, DispatchCourier)
     async def dispatch(command: DispatchCourier, delivery: Delivery) -> None:
-        plan = couriers.dispatch(command)
-        _count(command, plan)
-        timer = f"courier.dispatch:{delivery.envelope.id}"
-        await replies.send(timer, delivery.envelope, events, plan.answers)
+        await _answer(replies, events, command, delivery, couriers.dispatch(command))
 
     return router
