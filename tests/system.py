@@ -56,7 +56,8 @@ class System:
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
-            env={**os.environ, **self.env},
+            # the browser test builds the app itself; others need not wait for npm
+            env={"FRONTEND_BUILD": "never", **os.environ, **self.env},
             start_new_session=True,  # its own process group, as a terminal would give it
         )
         assert self.process.stdout is not None

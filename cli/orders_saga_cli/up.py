@@ -30,6 +30,7 @@ from typing import Any
 import uvicorn
 
 from orders.menu import DEFAULT_STOCK
+from orders_saga_cli import frontend_build
 from orders_saga_cli.system import build_services, gateway
 from saga_contracts.secrets import Secrets
 from sagakit.embedded.mongo import EmbeddedMongo
@@ -170,6 +171,7 @@ def run_loop(main: Coroutine[Any, Any, int]) -> int:
 
 def run_up(*, host: str, port: int, data_dir: str) -> int:
     configure_logging()
+    frontend_build.ensure_built()
     data = Path(data_dir).resolve()
     data.mkdir(parents=True, exist_ok=True)
     secrets, generated = load_secrets(data)
