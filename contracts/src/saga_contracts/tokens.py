@@ -16,4 +16,7 @@ def tracking_token(secret: str, order_id: str) -> str:
 def token_matches(secret: str, order_id: str, token: str | None) -> bool:
     if not token:
         return False
-    return hmac.compare_digest(tracking_token(secret, order_id), token)
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters, and a token comes
+    # from a query string or header, where anything can be written.
+    expected = tracking_token(secret, order_id).encode()
+    return hmac.compare_digest(expected, token.encode("utf-8", "replace"))

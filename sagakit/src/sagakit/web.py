@@ -32,6 +32,10 @@ HTTP_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 UNMATCHED = "<unmatched>"
+# The largest WebSocket message a client may send (uvicorn `--ws-max-size`); bigger ones close
+# the socket with 1009. Our sockets only push to the client, so anything large is abuse;
+# uvicorn's default (16 MiB) would let one client make the server buffer that much per frame.
+WS_MAX_MESSAGE_BYTES = 64 * 1024
 
 
 def route_template(scope: Scope) -> str:
