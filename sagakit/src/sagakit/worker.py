@@ -383,7 +383,12 @@ class StreamWorker:
                     overloaded += 1
                     current = await self._wait_out(current, overloaded)
                 else:
-                    current = await self._retry(current, exc)
+                    failed = current
+                    try:
+                        current = await self._retry(failed, exc)
+                    except TRANSIENT_ERRORS:  # Redis went away while retrying: wait it out
+                        overloaded += 1
+                        current = await self._wait_out(failed, overloaded)
             else:
                 processed, _, latency = self._children(current.stream, current.envelope.type)
                 latency.observe(time.perf_counter() - started)
@@ -433,16 +438,28 @@ class StreamWorker:
         is poison, so it must not push healthy messages into the dead-letter stream. The entry
         is re-claimed with JUSTID, which keeps it this consumer's and fresh for the claim
         threshold without increasing Redis' delivery count.
+
+        When Redis itself is away the re-claim fails too: keep waiting (the entry is still
+        this consumer's) rather than leave it pending, where only the claim threshold would
+        find it again, long after a saga step's deadline may have passed.
         """
-        await asyncio.sleep(self._backoff.delay(failures))
-        kept = await self._redis.xclaim(
-            delivery.stream,
-            self.group,
-            self.consumer,
-            min_idle_time=0,
-            message_ids=[delivery.entry_id],
-            justid=True,
-        )
+        while True:
+            await asyncio.sleep(self._backoff.delay(failures))
+            try:
+                kept = await self._redis.xclaim(
+                    delivery.stream,
+                    self.group,
+                    self.consumer,
+                    min_idle_time=0,
+                    message_ids=[delivery.entry_id],
+                    justid=True,
+                )
+                break
+            except TRANSIENT_ERRORS as exc:
+                failures += 1
+                log.warning(
+                    "cannot re-claim the entry yet", stream=delivery.stream, error=describe(exc)
+                )
         if not kept:  # acknowledged or deleted meanwhile: nothing left to do
             return None
         RETRIED.labels(delivery.stream, self.group).inc()

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from sagakit import stream_ids
 from sagakit.connections import redis_client
@@ -164,6 +165,36 @@ async def test_a_redis_restart_mid_stream_loses_nothing_and_readiness_follows(
     await eventually(lambda: expected <= set(handled), timeout_s=15, what="every entry handled")
     await wait_all_acked(private_client, stream, "g", timeout_s=15)
     assert set(handled) == expected
+
+
+async def test_an_entry_whose_handler_failed_while_redis_was_down_is_handled_once_it_is_back(
+    namespace: str, private_redis: RedisServer, private_client: Redis, make_worker: MakeWorker
+) -> None:
+    """The re-claim before the retry fails too while Redis is away: the worker keeps the entry
+    and retries when Redis is back (AOF kept its PEL), not after the claim threshold."""
+    stream = f"{namespace}.ticks"
+    attempts: list[int] = []
+    router = Router()
+
+    @router.subscriber(stream, Tick)
+    async def on_tick(event: Tick, delivery: Delivery) -> None:
+        attempts.append(event.n)
+        if len(attempts) == 1:  # Redis dies under the first attempt, which fails because of it
+            await asyncio.to_thread(private_redis.kill)
+            raise RedisConnectionError("Connection closed by server.")
+
+    await make_worker(router, group="g", url=private_redis.url, claim_idle_ms=120_000)
+    await Publisher(private_client).publish(stream, Tick(n=7).envelope(key="o", version=1))
+    await eventually(lambda: len(attempts) == 1, what="the first attempt")
+    await asyncio.sleep(1.0)  # several re-claims fail meanwhile
+    await asyncio.to_thread(private_redis.start)
+    await eventually(lambda: len(attempts) == 2, timeout_s=15, what="the entry handled again")
+    after_restart = redis_client(private_redis.url)  # the old client's connection died
+    try:
+        await wait_all_acked(after_restart, stream, "g")
+    finally:
+        await after_restart.aclose()
+    assert attempts == [7, 7]
 
 
 async def test_stop_while_redis_is_down_still_returns_within_the_deadline(
