@@ -4,6 +4,7 @@ deployment relies on (hardening, probes, wiring of env, ingress, KEDA triggers, 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "keda": {"autoscaling": {"keda": {"enabled": True}}},
     "hpa": {"autoscaling": {"hpa": {"enabled": True}}},
     "replicaset3": {"mongodb": {"replicas": 3}},
+    "no-frontend": {"frontend": {"enabled": False}},
     "minimal": {
         "actors": {"enabled": False},
         "refillStock": {"enabled": False},
@@ -176,7 +178,10 @@ def test_every_manifest_is_valid_kubernetes_1_30(
         {"mongodb": {"replicas": 2}},
         {"orders": {"replicas": 1, "image": "orders", "resources": {}, "surprise": True}},
         {"unknownTopLevel": 1},
-        {"frontend": {"enabled": True}},
+        {"frontend": {"enabled": True, "surprise": True}},
+        {"frontend": {"image": ""}},
+        {"frontend": {"replicas": -1}},
+        {"frontend": {"enabled": "yes"}},
         {"mongodb": {"enabled": False}},
         {"secrets": {"operatorApiKey": "too-short"}},
         {"orders": {"env": {"REDIS_URL": "redis://elsewhere"}}},
@@ -241,7 +246,7 @@ def test_long_running_containers_have_all_three_probes(
 def test_app_probes_use_health_and_readiness_endpoints(
     name: str, rendered: dict[str, list[Manifest]]
 ) -> None:
-    for manifest in of_kind(rendered[name], "Deployment"):
+    for manifest in app_deployments(rendered[name]).values():
         container = manifest["spec"]["template"]["spec"]["containers"][0]
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
@@ -271,11 +276,15 @@ def test_mongodb_image_follows_the_pi4_values(rendered: dict[str, list[Manifest]
 # -- what the processes run and read -----------------------------------------------------------
 
 
+def component_of(manifest: Manifest) -> str:
+    name: str = manifest["metadata"]["labels"]["app.kubernetes.io/component"]
+    return name
+
+
 def app_deployments(manifests: list[Manifest]) -> dict[str, Manifest]:
-    return {
-        m["metadata"]["labels"]["app.kubernetes.io/component"]: m
-        for m in of_kind(manifests, "Deployment")
-    }
+    """The Python services' Deployments by component (not the browser app's)."""
+    deployments = of_kind(manifests, "Deployment")
+    return {component_of(m): m for m in deployments if component_of(m) != "frontend"}
 
 
 @pytest.mark.parametrize("name", value_sets())
@@ -335,15 +344,15 @@ def test_env_names_are_ones_the_processes_read(
 
     required = {f.upper() for f in ConnectionSettings.model_fields if f != "consumer_name"}
     required |= {f.upper() for f in Secrets.model_fields} | {"POD_NAME"}
-    workloads = of_kind(rendered[name], "Deployment") + of_kind(rendered[name], "CronJob")
+    workloads = [*app_deployments(rendered[name]).values(), *of_kind(rendered[name], "CronJob")]
     assert workloads
     for manifest in workloads:
-        component = manifest["metadata"]["labels"]["app.kubernetes.io/component"]
+        which = component_of(manifest)
         container = pod_spec(manifest)["containers"][0]  # type: ignore[index]
         env = env_of(container)
-        assert required <= set(env), f"{component} misses {required - set(env)}"
-        assert set(env) <= known_env_names(component), (
-            f"{component} sets variables nothing reads: {set(env) - known_env_names(component)}"
+        assert required <= set(env), f"{which} misses {required - set(env)}"
+        assert set(env) <= known_env_names(which), (
+            f"{which} sets variables nothing reads: {set(env) - known_env_names(which)}"
         )
         pod_name = env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"]
         assert pod_name == "metadata.name"
@@ -494,7 +503,31 @@ def service_paths(component: str) -> list[str]:
     return walk(service.app.routes, "")
 
 
-@pytest.mark.parametrize("name", ["default", "minimal"])
+def ingress_backends(manifests: list[Manifest]) -> dict[str, dict[str, Any]]:
+    """Path -> backend service of the release's single Ingress rule."""
+    [ingress] = of_kind(manifests, "Ingress")
+    [rule] = ingress["spec"]["rules"]
+    assert {p["pathType"] for p in rule["http"]["paths"]} == {"Prefix"}
+    return {p["path"]: p["backend"]["service"] for p in rule["http"]["paths"]}
+
+
+def backend_pods(manifests: list[Manifest], backend: dict[str, Any]) -> list[Manifest]:
+    """The Deployments behind an Ingress backend whose Service port targets a named container
+    port of theirs."""
+    service = named(manifests, "Service", backend["name"])
+    [port] = [p for p in service["spec"]["ports"] if p["name"] == backend["port"]["name"]]
+    pods = [
+        d
+        for d in of_kind(manifests, "Deployment")
+        if selects(service["spec"]["selector"], pod_labels(d))
+    ]
+    for pod in pods:
+        container = pod["spec"]["template"]["spec"]["containers"][0]
+        assert port["targetPort"] in {p["name"] for p in container["ports"]}
+    return pods
+
+
+@pytest.mark.parametrize("name", ["default", "minimal", "no-frontend"])
 def test_ingress_paths_reach_the_owning_service(
     name: str, rendered: dict[str, list[Manifest]]
 ) -> None:
@@ -504,22 +537,12 @@ def test_ingress_paths_reach_the_owning_service(
     annotations = ingress["metadata"]["annotations"]
     assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
     assert int(annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"]) >= 3600
-    [rule] = ingress["spec"]["rules"]
-    backends = {p["path"]: p["backend"]["service"] for p in rule["http"]["paths"]}
-    assert set(backends) == set(ROUTES)
-    deployments = app_deployments(manifests)
+    backends = ingress_backends(manifests)
+    assert set(backends) - {"/"} == set(ROUTES)
     paths_by_component = {c: service_paths(c) for c in set(ROUTES.values())}
     for path, component in ROUTES.items():
-        service = named(manifests, "Service", backends[path]["name"])
-        [port] = [
-            p for p in service["spec"]["ports"] if p["name"] == backends[path]["port"]["name"]
-        ]
-        pods = [
-            d for d in deployments.values() if selects(service["spec"]["selector"], pod_labels(d))
-        ]
-        assert [d["metadata"]["labels"]["app.kubernetes.io/component"] for d in pods] == [component]
-        container = pods[0]["spec"]["template"]["spec"]["containers"][0]
-        assert port["targetPort"] in {p["name"] for p in container["ports"]}
+        pods = backend_pods(manifests, backends[path])
+        assert [component_of(d) for d in pods] == [component]
         served = paths_by_component[component]
         assert any(p == path or p.startswith(path + "/") for p in served), (
             f"{component} serves nothing under {path}"
@@ -573,9 +596,112 @@ def test_network_policies_admit_every_datastore_client(
             component = workload["metadata"]["labels"]["app.kubernetes.io/component"]
             if component in {"mongodb", "redis"} and component != store:
                 continue
-            if any(selects(sel, pod_labels(workload)) for sel in allowed):
-                continue
-            pytest.fail(f"{component} cannot reach {store}")
+            admitted = any(selects(sel, pod_labels(workload)) for sel in allowed)
+            if component == "frontend":  # static files: it has no business with a datastore
+                assert not admitted, f"the frontend can reach {store}"
+            elif not admitted:
+                pytest.fail(f"{component} cannot reach {store}")
+
+
+# -- the browser app ---------------------------------------------------------------------------
+
+FRONTEND_CONF = REPO / "deploy" / "frontend.nginx.conf"
+FRONTEND_DOCKERFILE = REPO / "deploy" / "frontend.Dockerfile"
+
+
+def frontend_of(manifests: list[Manifest]) -> Manifest:
+    return named(manifests, "Deployment", f"{FULLNAME}-frontend")
+
+
+def mebibytes(quantity: str) -> float:
+    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi)", quantity).groups()  # type: ignore[union-attr]
+    return float(number) * {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}[unit]
+
+
+@pytest.mark.parametrize("name", ["default", "minimal", "pi4"])
+def test_ingress_sends_every_other_path_to_the_frontend(
+    name: str, rendered: dict[str, list[Manifest]]
+) -> None:
+    manifests = rendered[name]
+    pods = backend_pods(manifests, ingress_backends(manifests)["/"])
+    assert [component_of(d) for d in pods] == ["frontend"]
+
+
+def test_frontend_off_renders_no_frontend_object(rendered: dict[str, list[Manifest]]) -> None:
+    manifests = rendered["no-frontend"]
+    assert [m["kind"] for m in manifests if "frontend" in m["metadata"]["name"]] == []
+    assert "/" not in ingress_backends(manifests)
+    # and on: a Deployment, its Service, budget and policy
+    kinds = {m["kind"] for m in rendered["default"] if m["metadata"]["name"].endswith("-frontend")}
+    assert kinds == {"Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy"}
+
+
+def test_frontend_pod_is_non_root_with_a_read_only_root_and_a_writable_tmp(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    deployment = frontend_of(rendered["default"])
+    spec = deployment["spec"]["template"]["spec"]
+    [container] = spec["containers"]
+    pod_security = spec["securityContext"]
+    assert pod_security["runAsNonRoot"] is True
+    assert pod_security["seccompProfile"] == {"type": "RuntimeDefault"}
+    # the image's own USER is the same numeric user, so compose runs it as the chart does
+    users = re.findall(r"^USER (\d+):(\d+)$", FRONTEND_DOCKERFILE.read_text(), re.MULTILINE)
+    assert users == [(str(pod_security["runAsUser"]), str(pod_security["runAsGroup"]))]
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    # nginx-unprivileged keeps its pid file and temp files under /tmp: an emptyDir
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: volumes[m["name"]] for m in container["volumeMounts"]}
+    assert set(mounts) == {"/tmp"}
+    assert "emptyDir" in mounts["/tmp"]
+    assert "temp_path" not in FRONTEND_CONF.read_text()  # nothing moves them elsewhere
+    # static files: no secret, no token, no datastore
+    assert spec["automountServiceAccountToken"] is False
+    assert "env" not in container and "envFrom" not in container
+    assert "orders-saga/datastore-client" not in pod_labels(deployment)
+
+
+def test_frontend_probes_ports_resources_and_image(rendered: dict[str, list[Manifest]]) -> None:
+    [container] = frontend_of(rendered["default"])["spec"]["template"]["spec"]["containers"]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}, probe
+    conf = FRONTEND_CONF.read_text()
+    assert "location = /healthz" in conf
+    [listen] = re.findall(r"^\s*listen (\d+);", conf, re.MULTILINE)
+    [exposed] = re.findall(r"^EXPOSE (\d+)$", FRONTEND_DOCKERFILE.read_text(), re.MULTILINE)
+    assert container["ports"] == [{"name": "http", "containerPort": int(listen), "protocol": "TCP"}]
+    assert exposed == listen
+    limits, requests = container["resources"]["limits"], container["resources"]["requests"]
+    assert mebibytes(requests["memory"]) <= mebibytes(limits["memory"]) <= 128  # a Pi's share
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert container["image"] == f"ghcr.io/orders-saga/frontend:{chart['appVersion']}"
+    tagged = frontend_of(render({"image": {"registry": "registry.example/shop", "tag": "1.2.3"}}))
+    assert tagged["spec"]["template"]["spec"]["containers"][0]["image"] == (
+        "registry.example/shop/frontend:1.2.3"
+    )
+
+
+def test_frontend_policy_admits_only_the_ingress_controller(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    manifests = rendered["default"]
+    frontend = frontend_of(manifests)
+    port = frontend["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
+    selecting = [
+        p
+        for p in of_kind(manifests, "NetworkPolicy")
+        if selects(p["spec"]["podSelector"]["matchLabels"], pod_labels(frontend))
+    ]
+    # policies add up: the frontend's must be the only one that selects its pods
+    assert [p["metadata"]["name"] for p in selecting] == [f"{FULLNAME}-frontend"]
+    [rule] = selecting[0]["spec"]["ingress"]
+    assert rule["ports"] == [{"port": port, "protocol": "TCP"}]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    ]
 
 
 # -- MongoDB replica set -----------------------------------------------------------------------
@@ -655,7 +781,9 @@ def test_hpa_targets_each_deployment(rendered: dict[str, list[Manifest]]) -> Non
     targets = {
         h["spec"]["scaleTargetRef"]["name"] for h in of_kind(manifests, "HorizontalPodAutoscaler")
     }
-    assert targets == {d["metadata"]["name"] for d in of_kind(manifests, "Deployment")}
+    # the browser app's nginx serves files from memory: one replica is plenty, so no autoscaler
+    assert targets == {d["metadata"]["name"] for d in app_deployments(manifests).values()}
+    assert f"{FULLNAME}-frontend" not in targets
     assert of_kind(rendered["default"], "HorizontalPodAutoscaler") == []
 
 
@@ -670,11 +798,26 @@ def test_redis_keeps_an_append_only_file_on_a_volume(rendered: dict[str, list[Ma
     assert {"name": claim["metadata"]["name"], "mountPath": data_dir} in mounts
 
 
-def test_notes_render_the_operator_key_command() -> None:
+def notes(values: dict[str, Any]) -> str:
     chart = helm.Chart.load(CHART)
-    notes = chart.render({}, name=RELEASE, namespace=NAMESPACE)["orders-saga/templates/NOTES.txt"]
-    assert f"get secret {FULLNAME}-secrets" in notes
-    assert "frontend.enabled must stay false" in notes
+    rendered = chart.render(values, name=RELEASE, namespace=NAMESPACE)
+    text: str = rendered["orders-saga/templates/NOTES.txt"]
+    return text
+
+
+def test_notes_render_the_operator_key_command_and_the_app_address() -> None:
+    text = notes({"ingress": {"host": "shop.example", "tls": {"enabled": True, "secretName": "t"}}})
+    assert f"get secret {FULLNAME}-secrets" in text
+    assert "https://shop.example/ops " in text
+    assert "https://shop.example/ " in text
+    assert "curl -s https://shop.example/api/menu" in text
+    assert "http://<ingress address>/ " in notes({})
+
+
+def test_notes_say_when_the_browser_app_is_off() -> None:
+    text = notes({"frontend": {"enabled": False}})
+    assert "/ops" not in text.replace("/api/ops", "")
+    assert "browser app is off" in text
 
 
 @pytest.mark.parametrize("flavour", ["legacy", "mongosh"])
