@@ -1,10 +1,18 @@
 import { Route, Routes } from "react-router";
+import { CheckoutPage } from "./CheckoutPage";
+import { MenuPage } from "./MenuPage";
+import { NotFoundPage } from "./NotFoundPage";
+import { OrdersPage } from "./OrdersPage";
+import { TrackPage } from "./TrackPage";
 
-// Placeholder: replaced by the customer pages (menu, cart, checkout, tracking).
 export function CustomerRoutes() {
   return (
     <Routes>
-      <Route index element={<p>Menu</p>} />
+      <Route index element={<MenuPage />} />
+      <Route path="checkout" element={<CheckoutPage />} />
+      <Route path="orders" element={<OrdersPage />} />
+      <Route path="track/:orderId" element={<TrackPage />} />
+      <Route path="*" element={<NotFoundPage />} />
     </Routes>
   );
 }

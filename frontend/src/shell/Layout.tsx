@@ -1,4 +1,6 @@
 import { NavLink, Outlet } from "react-router";
+import { CartBadge } from "../customer/CartBadge";
+import { CartProvider } from "../customer/CartProvider";
 import { ThemeToggle } from "./ThemeToggle";
 
 const link = ({ isActive }: { isActive: boolean }) =>
@@ -10,31 +12,34 @@ const link = ({ isActive }: { isActive: boolean }) =>
 
 export function Layout() {
   return (
-    <div className="min-h-screen">
-      <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:p-2">
-        Skip to content
-      </a>
-      <header className="border-b border-slate-200 dark:border-slate-800">
-        <nav
-          aria-label="Main"
-          className="mx-auto flex max-w-6xl flex-wrap items-center gap-2 px-4 py-3"
-        >
-          <span className="mr-auto text-lg font-bold">orders-saga</span>
-          <NavLink to="/" end className={link}>
-            Menu
-          </NavLink>
-          <NavLink to="/orders" className={link}>
-            My orders
-          </NavLink>
-          <NavLink to="/ops" className={link}>
-            Operations
-          </NavLink>
-          <ThemeToggle />
-        </nav>
-      </header>
-      <main id="main" className="mx-auto max-w-6xl px-4 py-6">
-        <Outlet />
-      </main>
-    </div>
+    <CartProvider>
+      <div className="min-h-screen">
+        <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:p-2">
+          Skip to content
+        </a>
+        <header className="border-b border-slate-200 dark:border-slate-800">
+          <nav
+            aria-label="Main"
+            className="mx-auto flex max-w-6xl flex-wrap items-center gap-2 px-4 py-3"
+          >
+            <span className="mr-auto text-lg font-bold">orders-saga</span>
+            <NavLink to="/" end className={link}>
+              Menu
+            </NavLink>
+            <NavLink to="/orders" className={link}>
+              My orders
+            </NavLink>
+            <CartBadge className={link} />
+            <NavLink to="/ops" className={link}>
+              Operations
+            </NavLink>
+            <ThemeToggle />
+          </nav>
+        </header>
+        <main id="main" className="mx-auto max-w-6xl px-4 py-6">
+          <Outlet />
+        </main>
+      </div>
+    </CartProvider>
   );
 }
