@@ -111,7 +111,7 @@ export function Dashboard({
           At a glance
         </h2>
         <dl className="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-5">
-          <Tile label="Delivered" value={formatRate(latest ? totalRate(latest.rates) : null)} />
+          <Tile label="Throughput" value={formatRate(latest ? totalRate(latest.rates) : null)} />
           <Tile label="Lag (entries)" value={formatCount(total?.lag)} />
           <Tile label="Pending (entries)" value={formatCount(total?.pending)} />
           <Tile

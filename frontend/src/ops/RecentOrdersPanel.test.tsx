@@ -3,7 +3,15 @@ import { createOpsApi } from "./api";
 import { RecentOrdersPanel } from "./RecentOrdersPanel";
 import { fakeFetch, recentOrder, renderWithClient } from "./test-utils";
 
-afterEach(() => vi.unstubAllGlobals());
+// Only the clock is fake, so "just now" does not depend on how fast the test runs.
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(new Date("2026-01-01T10:00:00Z"));
+});
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+});
 
 describe("RecentOrdersPanel", () => {
   it("lists the orders with id, status, version and time", async () => {

@@ -95,7 +95,7 @@ export function StreamsTable({
               <th scope="col" className={`${thClass} ${numClass}`}>Consumers</th>
               <th scope="col" className={`${thClass} ${numClass}`}>Lag</th>
               <th scope="col" className={`${thClass} ${numClass}`}>Pending</th>
-              <th scope="col" className={`${thClass} ${numClass}`}>Delivered</th>
+              <th scope="col" className={`${thClass} ${numClass}`}>Throughput</th>
               <th scope="col" className={thClass}>Status</th>
             </tr>
           </thead>
@@ -123,7 +123,7 @@ export function StreamsTable({
       </TableScroll>
       <p className="mt-2 text-xs text-slate-600 dark:text-slate-400">
         Length, dead letters, lag (not yet delivered to the group) and pending (delivered, not yet
-        acknowledged) count entries; delivered is entries per second. “Growing” means at least{" "}
+        acknowledged) count entries; throughput is entries delivered to the group per second. “Growing” means at least{" "}
         {GROWTH_MIN} more than 10–30 s earlier.
       </p>
     </>

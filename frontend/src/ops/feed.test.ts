@@ -28,7 +28,7 @@ describe("OpsFeed", () => {
   it("is live once open and hands over stats messages", () => {
     const { received, last } = startFeed();
     expect(FakeSocket.latest().url).toBe("ws://host/ws/ops?key=k");
-    expect(last()).toEqual({ state: "connecting" });
+    expect(last()).toEqual({ state: "connecting", retrying: false });
     FakeSocket.latest().open();
     expect(last()).toEqual({ state: "live" });
     const message = stats([stream("s", [{ group: "g" }])], { s: { g: 1.5 } });
@@ -46,6 +46,7 @@ describe("OpsFeed", () => {
     expect(FakeSocket.all).toHaveLength(1);
     vi.advanceTimersByTime(1);
     expect(FakeSocket.all).toHaveLength(2);
+    expect(last()).toEqual({ state: "connecting", retrying: true });
 
     FakeSocket.latest().serverClose(1011);
     expect(last()).toEqual({ state: "waiting", retryAt: 2000, attempt: 2 });

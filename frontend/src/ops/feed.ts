@@ -7,7 +7,8 @@ export const CLOSE_UNAUTHORIZED = 4401;
 export const STALE_AFTER_MS = 10_000;
 
 export type FeedStatus =
-  | { state: "connecting" }
+  /** `retrying`: an earlier connection failed (the dashboard is polling meanwhile). */
+  | { state: "connecting"; retrying: boolean }
   | { state: "live" }
   | { state: "waiting"; retryAt: number; attempt: number }
   | { state: "unauthorized" }
@@ -87,7 +88,7 @@ export class OpsFeed {
   }
 
   private connect(): void {
-    this.options.onStatus({ state: "connecting" });
+    this.options.onStatus({ state: "connecting", retrying: this.attempt > 0 });
     const socket = this.options.createSocket(this.options.url);
     this.socket = socket;
     socket.onopen = () => {

@@ -10,7 +10,7 @@ export function useOpsFeed(
   onUnauthorized: () => void,
   createSocket?: (url: string) => SocketLike,
 ): FeedStatus {
-  const [status, setStatus] = useState<FeedStatus>({ state: "connecting" });
+  const [status, setStatus] = useState<FeedStatus>({ state: "connecting", retrying: false });
   const handlers = useRef({ onStats, onUnauthorized });
   useLayoutEffect(() => {
     handlers.current = { onStats, onUnauthorized };
