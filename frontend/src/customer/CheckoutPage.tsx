@@ -161,7 +161,7 @@ export function CheckoutPage() {
             type="tel"
             inputMode="tel"
             autoComplete="tel"
-            hint="Digits, spaces and ( ) . - ; may start with +."
+            hint="A digit first (after an optional +), then digits, spaces and ( ) . -"
             value={customer.phone}
             error={errors.phone}
             onChange={(v) => change("phone", v)}

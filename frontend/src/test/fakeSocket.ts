@@ -75,3 +75,35 @@ export function snapshot(since: number, head: number, entries = range(since + 1,
 export function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 }
+
+/** Timers that fire only when the test says so. */
+export class ManualTimers {
+  private next = 1;
+  private readonly pending = new Map<number, { callback: () => void; ms: number }>();
+
+  readonly timers = {
+    set: (callback: () => void, ms: number): unknown => {
+      const handle = this.next++;
+      this.pending.set(handle, { callback, ms });
+      return handle;
+    },
+    clear: (handle: unknown): void => {
+      this.pending.delete(handle as number);
+    },
+  };
+
+  /** The waits currently scheduled (ms), oldest first. */
+  get waits(): number[] {
+    return [...this.pending.values()].map((t) => t.ms);
+  }
+
+  /** Fire every timer scheduled for exactly `ms`. */
+  fire(ms: number): void {
+    for (const [handle, timer] of [...this.pending]) {
+      if (timer.ms === ms) {
+        this.pending.delete(handle);
+        timer.callback();
+      }
+    }
+  }
+}
