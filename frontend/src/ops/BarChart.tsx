@@ -29,7 +29,10 @@ export function BarChart({
       <figcaption className="mb-2 text-sm font-medium">{title}</figcaption>
       <div role="img" aria-label={summary} className="space-y-1">
         {bars.map((bar) => (
-          <div key={bar.label} className="grid grid-cols-[8.5rem_1fr_3.5rem] items-center gap-2 text-sm">
+          <div
+            key={bar.label}
+            className="grid grid-cols-[8.5rem_1fr_3.5rem] items-center gap-2 text-sm"
+          >
             <span className="truncate">{bar.label}</span>
             <svg viewBox="0 0 100 10" preserveAspectRatio="none" className="h-3 w-full">
               <rect width={100} height={10} className="fill-slate-100 dark:fill-slate-800" />

@@ -11,7 +11,9 @@ function label(status: FeedStatus): { tone: string; text: string } {
       return { tone: "bg-emerald-500", text: "Live" };
     case "connecting":
       // The announced text stays the same while reconnect attempts come and go.
-      return status.retrying ? LOST : { tone: "bg-amber-500", text: "Connecting to the live feed…" };
+      return status.retrying
+        ? LOST
+        : { tone: "bg-amber-500", text: "Connecting to the live feed…" };
     case "waiting":
       return LOST;
     case "unauthorized":

@@ -17,7 +17,8 @@ import { buttonClass, Section } from "./ui";
 
 export const POLL_MS = POLL_SECONDS * 1000;
 
-const record = (history: Sample[], observation: Observation) => addObservation(history, observation);
+const record = (history: Sample[], observation: Observation) =>
+  addObservation(history, observation);
 
 function sum<T>(items: T[], pick: (item: T) => number): number {
   return items.reduce((total, item) => total + pick(item), 0);
@@ -54,7 +55,10 @@ export function Dashboard({
   onForget: () => void;
   createSocket?: (url: string) => SocketLike;
 }) {
-  const api = useMemo(() => createOpsApi(operatorKey, onUnauthorized), [operatorKey, onUnauthorized]);
+  const api = useMemo(
+    () => createOpsApi(operatorKey, onUnauthorized),
+    [operatorKey, onUnauthorized],
+  );
   const [history, observe] = useReducer(record, []);
   const [outcomes, setOutcomes] = useState<Outcomes | null>(null);
   const now = useNow(1000);
@@ -62,7 +66,12 @@ export function Dashboard({
   const feed = useOpsFeed(
     operatorKey,
     (stats) => {
-      observe({ source: "feed", at: Date.now(), streams: stats.streams, throughput: stats.throughput });
+      observe({
+        source: "feed",
+        at: Date.now(),
+        streams: stats.streams,
+        throughput: stats.throughput,
+      });
       setOutcomes(stats.outcomes);
     },
     () => onUnauthorized(operatorKey),

@@ -48,8 +48,12 @@ describe("DeadLettersPanel", () => {
     expect(rows[0]).toHaveTextContent("not an envelope");
     expect(rows[0]).toHaveTextContent('{"garbage":"yes"}');
     expect(rows[1]).toHaveTextContent("boom");
-    expect(screen.getByRole("table", { name: "Dead letters of kitchen.commands" })).toBeInTheDocument();
-    expect(screen.getByRole("heading", { name: /payments\.events — 2 dead letters/ })).toBeInTheDocument();
+    expect(
+      screen.getByRole("table", { name: "Dead letters of kitchen.commands" }),
+    ).toBeInTheDocument();
+    expect(
+      screen.getByRole("heading", { name: /payments\.events — 2 dead letters/ }),
+    ).toBeInTheDocument();
   });
 
   it("replays one entry through the API and shows the refreshed list", async () => {
@@ -58,33 +62,52 @@ describe("DeadLettersPanel", () => {
     await userEvent.click(
       await screen.findByRole("button", { name: "Replay dead letter 1-0 of payments.events" }),
     );
-    expect(await screen.findByText("Replayed 1 dead letter into payments.events.")).toBeInTheDocument();
+    expect(
+      await screen.findByText("Replayed 1 dead letter into payments.events."),
+    ).toBeInTheDocument();
     expect(calls.filter((c) => c.method === "POST")).toEqual([
-      { url: "/api/ops/dlq/replay", method: "POST", key: "k", body: { stream: "payments.events", ids: ["1-0"] } },
+      {
+        url: "/api/ops/dlq/replay",
+        method: "POST",
+        key: "k",
+        body: { stream: "payments.events", ids: ["1-0"] },
+      },
     ]);
     await waitFor(() =>
-      expect(screen.queryByRole("button", { name: "Replay dead letter 1-0 of payments.events" })).toBeNull(),
+      expect(
+        screen.queryByRole("button", { name: "Replay dead letter 1-0 of payments.events" }),
+      ).toBeNull(),
     );
-    expect(screen.getByRole("button", { name: "Replay dead letter 2-0 of payments.events" })).toBeInTheDocument();
+    expect(
+      screen.getByRole("button", { name: "Replay dead letter 2-0 of payments.events" }),
+    ).toBeInTheDocument();
     expect(calls.filter((c) => c.url.startsWith("/api/ops/dlq?")).length).toBeGreaterThanOrEqual(2);
   });
 
   it("replays all of a stream", async () => {
     const { calls } = server([first, second, kitchen]);
     show({ "payments.events": 2, "kitchen.commands": 1 });
-    await userEvent.click(await screen.findByRole("button", { name: "Replay all 2 of payments.events" }));
-    expect(await screen.findByText("Replayed 2 dead letters into payments.events.")).toBeInTheDocument();
+    await userEvent.click(
+      await screen.findByRole("button", { name: "Replay all 2 of payments.events" }),
+    );
+    expect(
+      await screen.findByText("Replayed 2 dead letters into payments.events."),
+    ).toBeInTheDocument();
     expect(calls.find((c) => c.method === "POST")?.body).toEqual({ stream: "payments.events" });
     await waitFor(() =>
       expect(screen.queryByRole("table", { name: "Dead letters of payments.events" })).toBeNull(),
     );
-    expect(screen.getByRole("table", { name: "Dead letters of kitchen.commands" })).toBeInTheDocument();
+    expect(
+      screen.getByRole("table", { name: "Dead letters of kitchen.commands" }),
+    ).toBeInTheDocument();
   });
 
   it("purges only after confirmation", async () => {
     const { calls } = server([first, second]);
     show();
-    await userEvent.click(await screen.findByRole("button", { name: "Purge all 2 of payments.events…" }));
+    await userEvent.click(
+      await screen.findByRole("button", { name: "Purge all 2 of payments.events…" }),
+    );
     let dialog = screen.getByRole("alertdialog");
     expect(dialog).toHaveTextContent("Purge all 2 dead letters of payments.events?");
     expect(within(dialog).getByRole("button", { name: "Cancel" })).toHaveFocus();
@@ -92,12 +115,16 @@ describe("DeadLettersPanel", () => {
     expect(screen.queryByRole("alertdialog")).toBeNull();
     expect(calls.filter((c) => c.method === "POST")).toEqual([]);
 
-    await userEvent.click(screen.getByRole("button", { name: "Purge dead letter 2-0 of payments.events" }));
+    await userEvent.click(
+      screen.getByRole("button", { name: "Purge dead letter 2-0 of payments.events" }),
+    );
     dialog = screen.getByRole("alertdialog");
     await userEvent.keyboard("{Escape}");
     expect(screen.queryByRole("alertdialog")).toBeNull();
 
-    await userEvent.click(screen.getByRole("button", { name: "Purge dead letter 2-0 of payments.events" }));
+    await userEvent.click(
+      screen.getByRole("button", { name: "Purge dead letter 2-0 of payments.events" }),
+    );
     dialog = screen.getByRole("alertdialog");
     expect(dialog).toHaveTextContent("Purge dead letter 2-0 of payments.events?");
     await userEvent.click(within(dialog).getByRole("button", { name: "Purge for good" }));
@@ -106,17 +133,24 @@ describe("DeadLettersPanel", () => {
       ["/api/ops/dlq/purge", { stream: "payments.events", ids: ["2-0"] }],
     ]);
     await waitFor(() =>
-      expect(screen.queryByRole("button", { name: "Purge dead letter 2-0 of payments.events" })).toBeNull(),
+      expect(
+        screen.queryByRole("button", { name: "Purge dead letter 2-0 of payments.events" }),
+      ).toBeNull(),
     );
   });
 
   it("says so when a replay fails", async () => {
     fakeFetch({
       "GET /api/ops/dlq": () => ({ body: [first] }),
-      "POST /api/ops/dlq/replay": () => ({ status: 503, body: { detail: "temporarily unavailable, retry shortly" } }),
+      "POST /api/ops/dlq/replay": () => ({
+        status: 503,
+        body: { detail: "temporarily unavailable, retry shortly" },
+      }),
     });
     show();
-    await userEvent.click(await screen.findByRole("button", { name: "Replay all 1 of payments.events" }));
+    await userEvent.click(
+      await screen.findByRole("button", { name: "Replay all 1 of payments.events" }),
+    );
     expect(
       await screen.findByText("Could not replay: temporarily unavailable, retry shortly"),
     ).toBeInTheDocument();
@@ -125,6 +159,8 @@ describe("DeadLettersPanel", () => {
   it("says when there are none", async () => {
     server([]);
     show({ "payments.events": 0 });
-    expect(await screen.findByText("No dead letters — every entry was handled.")).toBeInTheDocument();
+    expect(
+      await screen.findByText("No dead letters — every entry was handled."),
+    ).toBeInTheDocument();
   });
 });

@@ -208,7 +208,9 @@ export function DeadLettersPanel({
         </p>
       )}
       {letters.isSuccess && list.length === 0 && (
-        <p className="text-slate-700 dark:text-slate-300">No dead letters — every entry was handled.</p>
+        <p className="text-slate-700 dark:text-slate-300">
+          No dead letters — every entry was handled.
+        </p>
       )}
       {total !== null && total > list.length && list.length > 0 && (
         <p className="mb-2 text-sm">
@@ -255,13 +257,27 @@ export function DeadLettersPanel({
                 <table aria-label={`Dead letters of ${stream}`} className={tableClass}>
                   <thead>
                     <tr>
-                      <th scope="col" className={thClass}>Group</th>
-                      <th scope="col" className={thClass}>Entry id</th>
-                      <th scope="col" className={thClass}>Reason and error</th>
-                      <th scope="col" className={`${thClass} ${numClass}`}>Deliveries</th>
-                      <th scope="col" className={thClass}>Dead-lettered</th>
-                      <th scope="col" className={thClass}>Payload</th>
-                      <th scope="col" className={thClass}>Actions</th>
+                      <th scope="col" className={thClass}>
+                        Group
+                      </th>
+                      <th scope="col" className={thClass}>
+                        Entry id
+                      </th>
+                      <th scope="col" className={thClass}>
+                        Reason and error
+                      </th>
+                      <th scope="col" className={`${thClass} ${numClass}`}>
+                        Deliveries
+                      </th>
+                      <th scope="col" className={thClass}>
+                        Dead-lettered
+                      </th>
+                      <th scope="col" className={thClass}>
+                        Payload
+                      </th>
+                      <th scope="col" className={thClass}>
+                        Actions
+                      </th>
                     </tr>
                   </thead>
                   <tbody>

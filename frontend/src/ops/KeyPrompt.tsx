@@ -26,8 +26,8 @@ export function KeyPrompt({
     <div className="mx-auto max-w-md">
       <h1 className="mb-2 text-2xl font-bold">Operations</h1>
       <p className="mb-4 text-slate-600 dark:text-slate-400">
-        The operator dashboard needs the operator API key. <code>orders-saga up</code> prints it
-        and keeps it in <code>.data/secrets.json</code>.
+        The operator dashboard needs the operator API key. <code>orders-saga up</code> prints it and
+        keeps it in <code>.data/secrets.json</code>.
       </p>
       {notice && (
         <p

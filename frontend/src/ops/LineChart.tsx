@@ -22,7 +22,13 @@ export function LineChart({
 }) {
   const peak = Math.max(0, ...points.map((p) => p.value ?? 0));
   const max = niceMax(peak);
-  const path = linePath(points, { start: now - windowMs, end: now, max, width: WIDTH, height: HEIGHT });
+  const path = linePath(points, {
+    start: now - windowMs,
+    end: now,
+    max,
+    width: WIDTH,
+    height: HEIGHT,
+  });
   const minutes = Math.round(windowMs / 60_000);
   return (
     <div className="grid grid-cols-[auto_1fr] gap-x-2 text-xs text-slate-600 dark:text-slate-400">

@@ -18,9 +18,13 @@ const GOOD = "good-key";
 /** The operator API accepting only GOOD. */
 function backend() {
   const guard = (body: unknown) => (call: { key: string | null }) =>
-    call.key === GOOD ? { body } : { status: 401, body: { detail: "missing or wrong operator key" } };
+    call.key === GOOD
+      ? { body }
+      : { status: 401, body: { detail: "missing or wrong operator key" } };
   return fakeFetch({
-    "GET /api/ops/streams": guard([stream("payments.events", [{ group: "orders", lag: 2 }], { length: 42 })]),
+    "GET /api/ops/streams": guard([
+      stream("payments.events", [{ group: "orders", lag: 2 }], { length: 42 }),
+    ]),
     "GET /api/ops/outcomes": guard(outcomes),
     "GET /api/ops/dlq": guard([]),
     "GET /api/ops/orders/recent": guard([recentOrder("4cbb60f047774341a6377fffddec9b9f", "paid")]),
@@ -47,7 +51,9 @@ describe("operator key", () => {
     expect(FakeSocket.latest().url).toBe(`ws://${location.host}/ws/ops?key=${GOOD}`);
     const orders = await screen.findByRole("table", { name: "Recent orders" });
     expect(within(orders).getByText("4cbb60f047774341a6377fffddec9b9f")).toBeInTheDocument();
-    expect(await screen.findByRole("table", { name: "Streams" })).toHaveTextContent("payments.events");
+    expect(await screen.findByRole("table", { name: "Streams" })).toHaveTextContent(
+      "payments.events",
+    );
     expect(calls.length).toBeGreaterThan(0);
     expect(calls.every((c) => c.key === GOOD)).toBe(true);
   });
@@ -118,9 +124,17 @@ describe("live feed and polling", () => {
 
     act(() =>
       socket.send(
-        stats([stream("kitchen.commands", [{ group: "kitchen", lag: 0, pending: 3 }], { length: 777, dead_letters: 2 })], {
-          "kitchen.commands": { kitchen: 4.25 },
-        }),
+        stats(
+          [
+            stream("kitchen.commands", [{ group: "kitchen", lag: 0, pending: 3 }], {
+              length: 777,
+              dead_letters: 2,
+            }),
+          ],
+          {
+            "kitchen.commands": { kitchen: 4.25 },
+          },
+        ),
       ),
     );
     const table = screen.getByRole("table", { name: "Streams" });
@@ -128,7 +142,9 @@ describe("live feed and polling", () => {
     expect(table).toHaveTextContent("777");
     expect(table).toHaveTextContent("4.3/s");
     expect(table).toHaveTextContent("2 dead letters");
-    expect(screen.getByRole("img", { name: /all streams, last 5 minutes: now 4\.3\/s/ })).toBeInTheDocument();
+    expect(
+      screen.getByRole("img", { name: /all streams, last 5 minutes: now 4\.3\/s/ }),
+    ).toBeInTheDocument();
     expect(calls.filter((c) => c.url === "/api/ops/streams")).toHaveLength(polls);
   });
 

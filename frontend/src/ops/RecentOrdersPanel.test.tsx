@@ -46,8 +46,12 @@ describe("RecentOrdersPanel", () => {
     const { unmount } = renderWithClient(<RecentOrdersPanel api={createOpsApi("k", vi.fn())} />);
     expect(await screen.findByText("No orders yet.")).toBeInTheDocument();
     unmount();
-    fakeFetch({ "GET /api/ops/orders/recent": () => ({ status: 503, body: { detail: "try later" } }) });
+    fakeFetch({
+      "GET /api/ops/orders/recent": () => ({ status: 503, body: { detail: "try later" } }),
+    });
     renderWithClient(<RecentOrdersPanel api={createOpsApi("k", vi.fn())} />);
-    expect(await screen.findByRole("alert")).toHaveTextContent("Could not load recent orders: try later");
+    expect(await screen.findByRole("alert")).toHaveTextContent(
+      "Could not load recent orders: try later",
+    );
   });
 });

@@ -46,10 +46,18 @@ export function RecentOrdersPanel({ api }: { api: OpsApi }) {
           <table aria-label="Recent orders" className={tableClass}>
             <thead>
               <tr>
-                <th scope="col" className={thClass}>Order id</th>
-                <th scope="col" className={thClass}>Status</th>
-                <th scope="col" className={`${thClass} ${numClass}`}>Version</th>
-                <th scope="col" className={thClass}>Updated</th>
+                <th scope="col" className={thClass}>
+                  Order id
+                </th>
+                <th scope="col" className={thClass}>
+                  Status
+                </th>
+                <th scope="col" className={`${thClass} ${numClass}`}>
+                  Version
+                </th>
+                <th scope="col" className={thClass}>
+                  Updated
+                </th>
               </tr>
             </thead>
             <tbody>

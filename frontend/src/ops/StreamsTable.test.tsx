@@ -11,12 +11,25 @@ function rows() {
 describe("StreamsTable", () => {
   it("shows one row per stream and group with formatted numbers", () => {
     const streams = [
-      stream("orders.events", [{ group: "notifications", lag: 0 }, { group: "orders-stock", lag: 1234 }], {
-        length: 12345,
-      }),
+      stream(
+        "orders.events",
+        [
+          { group: "notifications", lag: 0 },
+          { group: "orders-stock", lag: 1234 },
+        ],
+        {
+          length: 12345,
+        },
+      ),
       stream("orders.commands", []),
     ];
-    render(<StreamsTable streams={streams} history={[]} groupRates={{ "orders.events": { notifications: 2.5 } }} />);
+    render(
+      <StreamsTable
+        streams={streams}
+        history={[]}
+        groupRates={{ "orders.events": { notifications: 2.5 } }}
+      />,
+    );
     const [first, second, third] = rows();
     expect(first).toHaveTextContent("orders.events");
     expect(first).toHaveTextContent("12,345");
@@ -42,7 +55,12 @@ describe("StreamsTable", () => {
       ].map((s) => ({ ...s, length: 100 + t }));
     let history: Sample[] = [];
     history = addObservation(history, { source: "feed", at: 0, streams: at(0, 0), throughput: {} });
-    history = addObservation(history, { source: "feed", at: 15_000, streams: at(15, 40), throughput: {} });
+    history = addObservation(history, {
+      source: "feed",
+      at: 15_000,
+      streams: at(15, 40),
+      throughput: {},
+    });
     render(<StreamsTable streams={history[1]!.streams} history={history} groupRates={{}} />);
     const [payments, kitchen, delivery] = rows();
     expect(payments).toHaveAttribute("data-severity", "warning");
@@ -54,7 +72,9 @@ describe("StreamsTable", () => {
   });
 
   it("marks every group row of a stream with dead letters", () => {
-    const streams = [stream("orders.events", [{ group: "a" }, { group: "b" }], { dead_letters: 1 })];
+    const streams = [
+      stream("orders.events", [{ group: "a" }, { group: "b" }], { dead_letters: 1 }),
+    ];
     render(<StreamsTable streams={streams} history={[]} groupRates={{}} />);
     const [a, b] = rows();
     expect(a).toHaveAttribute("data-severity", "problem");

@@ -46,7 +46,11 @@ function GroupRow({
     <tr className={rowTone[severity]} data-severity={severity}>
       {first && (
         <>
-          <th scope="rowgroup" rowSpan={span} className={`${tdClass} text-left font-mono font-medium`}>
+          <th
+            scope="rowgroup"
+            rowSpan={span}
+            className={`${tdClass} text-left font-mono font-medium`}
+          >
             {stream.stream}
           </th>
           <td rowSpan={span} className={`${tdClass} ${numClass}`}>
@@ -88,15 +92,33 @@ export function StreamsTable({
         <table aria-label="Streams" className={tableClass}>
           <thead>
             <tr>
-              <th scope="col" className={thClass}>Stream</th>
-              <th scope="col" className={`${thClass} ${numClass}`}>Length</th>
-              <th scope="col" className={`${thClass} ${numClass}`}>Dead letters</th>
-              <th scope="col" className={thClass}>Consumer group</th>
-              <th scope="col" className={`${thClass} ${numClass}`}>Consumers</th>
-              <th scope="col" className={`${thClass} ${numClass}`}>Lag</th>
-              <th scope="col" className={`${thClass} ${numClass}`}>Pending</th>
-              <th scope="col" className={`${thClass} ${numClass}`}>Throughput</th>
-              <th scope="col" className={thClass}>Status</th>
+              <th scope="col" className={thClass}>
+                Stream
+              </th>
+              <th scope="col" className={`${thClass} ${numClass}`}>
+                Length
+              </th>
+              <th scope="col" className={`${thClass} ${numClass}`}>
+                Dead letters
+              </th>
+              <th scope="col" className={thClass}>
+                Consumer group
+              </th>
+              <th scope="col" className={`${thClass} ${numClass}`}>
+                Consumers
+              </th>
+              <th scope="col" className={`${thClass} ${numClass}`}>
+                Lag
+              </th>
+              <th scope="col" className={`${thClass} ${numClass}`}>
+                Pending
+              </th>
+              <th scope="col" className={`${thClass} ${numClass}`}>
+                Throughput
+              </th>
+              <th scope="col" className={thClass}>
+                Status
+              </th>
             </tr>
           </thead>
           {streams.map((stream) => {
@@ -123,8 +145,8 @@ export function StreamsTable({
       </TableScroll>
       <p className="mt-2 text-xs text-slate-600 dark:text-slate-400">
         Length, dead letters, lag (not yet delivered to the group) and pending (delivered, not yet
-        acknowledged) count entries; throughput is entries delivered to the group per second. “Growing” means at least{" "}
-        {GROWTH_MIN} more than 10–30 s earlier.
+        acknowledged) count entries; throughput is entries delivered to the group per second.
+        “Growing” means at least {GROWTH_MIN} more than 10–30 s earlier.
       </p>
     </>
   );

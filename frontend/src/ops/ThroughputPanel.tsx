@@ -51,10 +51,18 @@ export function ThroughputPanel({
         <table aria-label="Throughput per stream" className={`${tableClass} mt-4`}>
           <thead>
             <tr>
-              <th scope="col" className={thClass}>Stream</th>
-              <th scope="col" className={`${thClass} ${numClass}`}>Now</th>
-              <th scope="col" className={`${thClass} ${numClass}`}>Average ({minutes} min)</th>
-              <th scope="col" className={`${thClass} ${numClass}`}>Peak ({minutes} min)</th>
+              <th scope="col" className={thClass}>
+                Stream
+              </th>
+              <th scope="col" className={`${thClass} ${numClass}`}>
+                Now
+              </th>
+              <th scope="col" className={`${thClass} ${numClass}`}>
+                Average ({minutes} min)
+              </th>
+              <th scope="col" className={`${thClass} ${numClass}`}>
+                Peak ({minutes} min)
+              </th>
             </tr>
           </thead>
           <tbody>

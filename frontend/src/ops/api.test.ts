@@ -7,7 +7,9 @@ describe("createOpsApi", () => {
   it("sends the operator key and reads JSON", async () => {
     const { calls } = fakeFetch({ "GET /api/ops/streams": () => ({ body: [] }) });
     await expect(createOpsApi("secret", vi.fn()).streams()).resolves.toEqual([]);
-    expect(calls).toEqual([{ url: "/api/ops/streams", method: "GET", key: "secret", body: undefined }]);
+    expect(calls).toEqual([
+      { url: "/api/ops/streams", method: "GET", key: "secret", body: undefined },
+    ]);
   });
 
   it("reports a 401 and throws UnauthorizedError", async () => {
@@ -23,7 +25,9 @@ describe("createOpsApi", () => {
       "GET /api/ops/dlq": () => ({ status: 503, body: [] }),
     });
     const api = createOpsApi("k", vi.fn());
-    await expect(api.replay({ stream: "x" })).rejects.toEqual(new ApiError(404, "unknown stream: x"));
+    await expect(api.replay({ stream: "x" })).rejects.toEqual(
+      new ApiError(404, "unknown stream: x"),
+    );
     await expect(api.deadLetters()).rejects.toMatchObject({ status: 503, message: "HTTP 503" });
   });
 

@@ -55,8 +55,7 @@ export function createOpsApi(key: string, onUnauthorized: (key: string) => void)
     outcomes: () => call<Outcomes>("/api/ops/outcomes"),
     recentOrders: (limit = 50) => call<RecentOrder[]>(`/api/ops/orders/recent?limit=${limit}`),
     deadLetters: (limit = 100) => call<DeadLetter[]>(`/api/ops/dlq?limit=${limit}`),
-    replay: (selection: Selection) =>
-      post<{ replayed: number }>("/api/ops/dlq/replay", selection),
+    replay: (selection: Selection) => post<{ replayed: number }>("/api/ops/dlq/replay", selection),
     purge: (selection: Selection) => post<{ purged: number }>("/api/ops/dlq/purge", selection),
   };
 }

@@ -12,9 +12,16 @@ describe("linePath", () => {
   const box = { start: 0, end: 100, max: 10, width: 100, height: 10 };
 
   it("maps time to x and value to y (0 at the bottom)", () => {
-    expect(linePath([{ at: 0, value: 0 }, { at: 50, value: 5 }, { at: 100, value: 10 }], box)).toBe(
-      "M0.0,10.0 L50.0,5.0 L100.0,0.0",
-    );
+    expect(
+      linePath(
+        [
+          { at: 0, value: 0 },
+          { at: 50, value: 5 },
+          { at: 100, value: 10 },
+        ],
+        box,
+      ),
+    ).toBe("M0.0,10.0 L50.0,5.0 L100.0,0.0");
   });
 
   it("breaks the line at unknown values and skips points before the window", () => {

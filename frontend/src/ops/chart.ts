@@ -18,7 +18,13 @@ export function niceMax(peak: number): number {
  */
 export function linePath(
   points: Point[],
-  { start, end, max, width, height }: {
+  {
+    start,
+    end,
+    max,
+    width,
+    height,
+  }: {
     start: number;
     end: number;
     max: number;

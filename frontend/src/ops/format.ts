@@ -1,5 +1,8 @@
 const integer = new Intl.NumberFormat("en");
-const oneDecimal = new Intl.NumberFormat("en", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+const oneDecimal = new Intl.NumberFormat("en", {
+  minimumFractionDigits: 1,
+  maximumFractionDigits: 1,
+});
 
 export function formatCount(n: number | null | undefined): string {
   return n === null || n === undefined ? "—" : integer.format(n);

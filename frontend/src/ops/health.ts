@@ -11,9 +11,7 @@ export const TREND_MS = 30_000;
 export const TREND_MIN_SPAN_MS = 10_000;
 
 function reference(history: Sample[], latestAt: number): Sample | undefined {
-  return history.find(
-    (s) => s.at >= latestAt - TREND_MS && s.at <= latestAt - TREND_MIN_SPAN_MS,
-  );
+  return history.find((s) => s.at >= latestAt - TREND_MS && s.at <= latestAt - TREND_MIN_SPAN_MS);
 }
 
 type Counter = "lag" | "pending";

@@ -28,9 +28,9 @@ describe("outcome charts", () => {
     expect(outcomeSummary(outcomes)).toBe(
       "20 orders: 13 delivered (65%), 4 cancelled (20%), 3 in progress (15%).",
     );
-    expect(reasonSummary(outcomes)).toBe(
-      "Cancellations by reason: timeout 3, payment declined 1.",
+    expect(reasonSummary(outcomes)).toBe("Cancellations by reason: timeout 3, payment declined 1.");
+    expect(outcomeSummary({ total: 0, by_status: {}, cancelled_by_reason: {} })).toBe(
+      "No orders yet.",
     );
-    expect(outcomeSummary({ total: 0, by_status: {}, cancelled_by_reason: {} })).toBe("No orders yet.");
   });
 });

@@ -45,7 +45,9 @@ export class FakeSocket implements SocketLike {
 export type Call = { url: string; method: string; key: string | null; body: unknown };
 
 /** A fake `fetch` that answers by "METHOD path" (query string ignored) and records calls. */
-export function fakeFetch(routes: Record<string, (call: Call) => { status?: number; body: unknown }>) {
+export function fakeFetch(
+  routes: Record<string, (call: Call) => { status?: number; body: unknown }>,
+) {
   const calls: Call[] = [];
   const fn = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
     const url = String(input);
@@ -101,7 +103,10 @@ export const outcomes: Outcomes = {
   cancelled_by_reason: { payment_declined: 1, timeout: 1, no_courier: 0 },
 };
 
-export function stats(streams: StreamView[], throughput: StatsMessage["throughput"] = {}): StatsMessage {
+export function stats(
+  streams: StreamView[],
+  throughput: StatsMessage["throughput"] = {},
+): StatsMessage {
   return { type: "stats", at: new Date().toISOString(), streams, throughput, outcomes };
 }
 
@@ -120,6 +125,17 @@ export function deadLetter(overrides: Partial<DeadLetter> = {}): DeadLetter {
   };
 }
 
-export function recentOrder(id: string, status = "delivered", reason: string | null = null): RecentOrder {
-  return { order_id: id, status, version: 7, reason, at: new Date().toISOString(), updated_ms: Date.now() };
+export function recentOrder(
+  id: string,
+  status = "delivered",
+  reason: string | null = null,
+): RecentOrder {
+  return {
+    order_id: id,
+    status,
+    version: 7,
+    reason,
+    at: new Date().toISOString(),
+    updated_ms: Date.now(),
+  };
 }

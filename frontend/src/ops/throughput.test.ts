@@ -3,9 +3,27 @@ import { stream } from "./test-utils";
 
 describe("ratesFromCounters", () => {
   it("derives entries/s per group from length minus lag", () => {
-    const before = [stream("orders.events", [{ group: "a", lag: 10 }, { group: "b", lag: 0 }], { length: 100 })];
+    const before = [
+      stream(
+        "orders.events",
+        [
+          { group: "a", lag: 10 },
+          { group: "b", lag: 0 },
+        ],
+        { length: 100 },
+      ),
+    ];
     // a delivered 140-90=50 more, b delivered 140-100=40 more, in 5 s.
-    const after = [stream("orders.events", [{ group: "a", lag: 0 }, { group: "b", lag: 0 }], { length: 140 })];
+    const after = [
+      stream(
+        "orders.events",
+        [
+          { group: "a", lag: 0 },
+          { group: "b", lag: 0 },
+        ],
+        { length: 140 },
+      ),
+    ];
     expect(ratesFromCounters(before, after, 5000)).toEqual({ "orders.events": { a: 10, b: 8 } });
   });
 
@@ -17,7 +35,16 @@ describe("ratesFromCounters", () => {
 
   it("gives null when the lag is unknown or the group is new", () => {
     const before = [stream("s", [{ group: "g", lag: null }], { length: 10 })];
-    const after = [stream("s", [{ group: "g", lag: 0 }, { group: "new", lag: 0 }], { length: 20 })];
+    const after = [
+      stream(
+        "s",
+        [
+          { group: "g", lag: 0 },
+          { group: "new", lag: 0 },
+        ],
+        { length: 20 },
+      ),
+    ];
     expect(ratesFromCounters(before, after, 1000)).toEqual({ s: { g: null, new: null } });
   });
 
