@@ -431,9 +431,19 @@ def test_images_are_pinned(compose: dict[str, Any]) -> None:
         assert tag and tag != "latest" and "/" not in tag, f"{name}: {image}"
 
 
+GATEWAY_CONF = REPO / "deploy" / "gateway.conf"
+FRONTEND_CONF = REPO / "deploy" / "frontend.nginx.conf"
+
+
 def gateway_routes() -> dict[str, str]:
-    conf = (REPO / "deploy" / "gateway.conf").read_text()
-    return dict(re.findall(r"location (/\S+)\s+\{ proxy_pass http://(\w+); \}", conf))
+    conf = GATEWAY_CONF.read_text()
+    return dict(re.findall(r"location (/\S*)\s+\{ proxy_pass http://(\w+); \}", conf))
+
+
+def gateway_upstreams() -> dict[str, tuple[str, int]]:
+    """upstream name -> (host, port) of its one server."""
+    found = re.findall(r"upstream (\w+)\s+\{ server ([\w.-]+):(\d+); \}", GATEWAY_CONF.read_text())
+    return {name: (host, int(port)) for name, host, port in found}
 
 
 def test_gateway_sends_each_path_to_its_service(compose: dict[str, Any]) -> None:
@@ -448,13 +458,35 @@ def test_gateway_sends_each_path_to_its_service(compose: dict[str, Any]) -> None
         "/ws/tracking": "notifications",
         "/api/ops": "notifications",
         "/ws/ops": "notifications",
+        "/": "frontend",
     }
-    conf = (REPO / "deploy" / "gateway.conf").read_text()
-    for upstream in set(routes.values()):
-        assert f"server {upstream}:8000;" in conf
+    upstreams = gateway_upstreams()
+    for upstream in set(routes.values()) - {"frontend"}:
+        assert upstreams[upstream] == (upstream, 8000)
+        assert upstream in APP_SERVICES
         assert upstream in compose["services"]["gateway"]["depends_on"]
     mount = compose["services"]["gateway"]["volumes"][0]
     assert mount.startswith("./deploy/gateway.conf:")
+
+
+def test_the_gateway_serves_the_browser_app_on_8080(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    gateway = services["gateway"]
+    assert gateway["ports"] == ["127.0.0.1:8080:8080"]
+    assert re.search(r"^\s*listen 8080;", GATEWAY_CONF.read_text(), re.MULTILINE)
+    # "/" goes to the frontend service's nginx on the port its config listens on
+    host, port = gateway_upstreams()[gateway_routes()["/"]]
+    frontend = services[host]
+    assert frontend["build"] == {"context": ".", "dockerfile": "deploy/frontend.Dockerfile"}
+    assert re.search(rf"^\s*listen {port};", FRONTEND_CONF.read_text(), re.MULTILINE)
+    assert gateway["depends_on"][host] == {"condition": "service_healthy"}
+    assert f"127.0.0.1:{port}/healthz" in " ".join(frontend["healthcheck"]["test"])
+    # hardened like the app containers: nginx-unprivileged writes only under /tmp
+    assert frontend["read_only"] is True
+    assert frontend["tmpfs"] == ["/tmp"]
+    assert frontend["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in frontend["security_opt"]
+    assert "volumes" not in frontend and "env_file" not in frontend  # no secret reaches it
 
 
 @pytest.mark.skipif(shutil.which("docker") is None, reason="no docker CLI")
