@@ -21,7 +21,7 @@ function CurrentStatus({ view }: { view: TrackerView }) {
   return (
     <div
       data-testid="current-status"
-      data-status={status ?? "unknown"}
+      data-status={status ?? undefined}
       aria-live="polite"
       aria-atomic="true"
       className={`rounded-lg border-2 p-4 ${
