@@ -39,4 +39,10 @@ PUBLISHED = Counter("sagakit_messages_published_total", "Messages appended to st
 OUTBOX_SWEPT = Counter(
     "sagakit_outbox_swept_total", "Outbox entries republished by the sweeper", ["collection"]
 )
+WRITE_BATCH_SIZE = Histogram(
+    "sagakit_mongo_write_batch_size",
+    "Single-document writes sent together in one round trip by a write coalescer",
+    ["collection"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 DEADLINES_FIRED = Counter("sagakit_deadlines_fired_total", "Deadlines fired", ["collection"])

@@ -536,6 +536,16 @@ async def test_unset_last_key_leaves_empty_subdocument(col: Coll) -> None:
     assert await ids(col, {"outbox": {"$exists": True}}) == {1}
 
 
+async def test_set_and_unset_sibling_keys_of_a_map_in_one_update(col: Coll) -> None:
+    # The write coalescer replaces its previous mark of a document by a new one in one update.
+    await col.insert_one({"_id": 1, "marks": {"w1": 1}, "keep": 1})
+    result = await col.update_one(
+        {"_id": 1}, {"$set": {"marks.w2": 1, "keep": 2}, "$unset": {"marks.w1": ""}}
+    )
+    assert (result.matched_count, result.modified_count) == (1, 1)
+    assert await col.find_one({"_id": 1}) == {"_id": 1, "marks": {"w2": 1}, "keep": 2}
+
+
 async def test_unset_missing_field_is_a_noop(col: Coll) -> None:
     await col.insert_one({"_id": 1, "outbox": {}})
     result = await col.update_one({"_id": 1}, {"$unset": {"outbox.nope": "", "gone": ""}})
@@ -821,6 +831,80 @@ async def test_bulk_write_unordered_duplicate_applies_the_others(col: Coll) -> N
     assert details["nUpserted"] == 1
     assert await ids(col, {}) == {"dup", "a", "u", "b"}
     assert await col.find_one({"_id": "dup"}) == {"_id": "dup"}
+
+
+async def test_bulk_write_unordered_guarded_updates_count_only_those_that_matched(
+    col: Coll,
+) -> None:
+    # Each UpdateOne is one atomic single-document update: all of it applies or none of it.
+    await col.insert_many(
+        [{"_id": f"o{n}", "status": "placed", "version": 1, "consumed": {}} for n in range(4)]
+    )
+    guard = {"status": "placed", "version": 1, "consumed.m1": {"$exists": False}}
+    change = {
+        "$set": {"status": "paid", "consumed.m1": True, "marks.w1": 1},
+        "$unset": {"nothing": ""},
+        "$inc": {"version": 1},
+    }
+    result = await col.bulk_write(
+        [
+            UpdateOne({"_id": "o0", **guard}, change),
+            UpdateOne({"_id": "o1", **guard, "version": 7}, change),  # version differs
+            UpdateOne({"_id": "o2", **guard}, change),
+            UpdateOne({"_id": "missing", **guard}, change),
+        ],
+        ordered=False,
+    )
+    assert (result.matched_count, result.modified_count, result.upserted_count) == (2, 2, 0)
+    after = {d["_id"]: d async for d in col.find({"_id": {"$in": ["o0", "o1", "o2", "o3"]}})}
+    paid = {"status": "paid", "version": 2, "consumed": {"m1": True}, "marks": {"w1": 1}}
+    placed = {"status": "placed", "version": 1, "consumed": {}}
+    assert after == {
+        "o0": {"_id": "o0", **paid},
+        "o1": {"_id": "o1", **placed},
+        "o2": {"_id": "o2", **paid},
+        "o3": {"_id": "o3", **placed},
+    }
+    assert await col.count_documents({}) == 4
+
+
+async def test_find_by_ids_projecting_a_map_field(col: Coll) -> None:
+    await col.insert_many(
+        [{"_id": "a", "marks": {"w1": 1}, "big": "x"}, {"_id": "b", "big": "y"}, {"_id": "c"}]
+    )
+    found = [d async for d in col.find({"_id": {"$in": ["a", "b", "zz"]}}, {"marks": 1})]
+    assert sorted(found, key=lambda d: d["_id"]) == [
+        {"_id": "a", "marks": {"w1": 1}},
+        {"_id": "b"},
+    ]
+
+
+async def test_bulk_write_unordered_update_error_fails_only_its_index(col: Coll) -> None:
+    await col.create_index("code", unique=True, sparse=True)
+    await col.insert_many([{"_id": "a", "code": 1}, {"_id": "b", "code": 2}, {"_id": "c"}])
+    with pytest.raises(BulkWriteError) as info:
+        await col.bulk_write(
+            [
+                UpdateOne({"_id": "a"}, {"$set": {"x": 1}}),
+                UpdateOne({"_id": "b"}, {"$set": {"code": 1, "x": 1}}),  # unique index
+                UpdateOne({"_id": "c"}, {"$set": {"x": 1}}),
+                InsertOne({"_id": "a"}),  # duplicate _id
+                InsertOne({"_id": "d"}),
+            ],
+            ordered=False,
+        )
+    details = info.value.details
+    assert sorted((e["index"], e["code"]) for e in details["writeErrors"]) == [
+        (1, 11000),
+        (3, 11000),
+    ]
+    assert details["nInserted"] == 1
+    assert {d["_id"]: d async for d in col.find({})} == {
+        "a": {"_id": "a", "code": 1, "x": 1},
+        "b": {"_id": "b", "code": 2},
+        "c": {"_id": "c", "x": 1},
+        "d": {"_id": "d"},
+    }
 
 
 # --- datetimes -------------------------------------------------------------------------------
