@@ -7,8 +7,9 @@ whole process, and serves the built frontend for everything else.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -33,6 +34,19 @@ npm --prefix frontend run build</code>). The API is here:</p>
 <li><a href="/readyz">/readyz</a>, <a href="/metrics">/metrics</a></li></ul></body></html>"""
 
 
+Reports = Callable[[], Awaitable[list[dict[str, Any]]]]
+"""The readiness reports of every service behind the address."""
+
+
+def local_reports(healths: Sequence[Health]) -> Reports:
+    """Reports of services running in this process."""
+
+    async def reports() -> list[dict[str, Any]]:
+        return [health.report() for health in healths]
+
+    return reports
+
+
 class PathDispatcher:
     """ASGI app sending each request to the first app whose prefix matches its path."""
 
@@ -50,8 +64,9 @@ class PathDispatcher:
         await self._fallback(scope, receive, send)
 
 
-def frontend_app(dist: Path | None, healths: Sequence[Health]) -> FastAPI:
-    """Health and metrics of the whole process, and the single-page app (or a landing page)."""
+def frontend_app(dist: Path | None, service_reports: Reports) -> FastAPI:
+    """Health of the whole system, metrics of this process, and the single-page app (or a
+    landing page)."""
     app = FastAPI(title="orders-saga", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get("/healthz")
@@ -60,7 +75,7 @@ def frontend_app(dist: Path | None, healths: Sequence[Health]) -> FastAPI:
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
-        reports = [health.report() for health in healths]
+        reports = await service_reports()
         ready = all(report["ready"] for report in reports)
         return JSONResponse(
             {"ready": ready, "services": reports}, status_code=200 if ready else 503

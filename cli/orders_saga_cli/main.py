@@ -24,6 +24,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=8080)
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--data-dir", default=".data")
+    up.add_argument(
+        "--processes",
+        action="store_true",
+        help="run each service in a process of its own (restarted if it dies), as pods would",
+    )
 
     simulate = commands.add_parser("simulate", help="customer load, then a report")
     simulate_cli.add_arguments(simulate)
@@ -70,7 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "up":
         from orders_saga_cli.up import run_up
 
-        return run_up(host=args.host, port=args.port, data_dir=args.data_dir)
+        return run_up(
+            host=args.host, port=args.port, data_dir=args.data_dir, processes=args.processes
+        )
     from orders_saga_cli import ops
 
     if args.command == "streams":

@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from orders.refill import StockRefill
+from orders.schemas import RefillResult
 from orders.store import MenuStore
 from saga_contracts.topology import Streams
 from sagakit.connections import mongo_client, redis_client
@@ -88,14 +89,15 @@ async def dlq_command(
         await redis.aclose()
 
 
-async def refill_command(
+async def refill_stock(
     connections: ConnectionSettings,
     *,
-    to: int | None,
-    add: int | None,
-    item_ids: list[str] | None,
-    run_id: str | None,
-) -> int:
+    to: int | None = None,
+    add: int | None = None,
+    item_ids: list[str] | None = None,
+    run_id: str | None = None,
+) -> RefillResult:
+    """One refill run with connections of its own, as the CronJob does."""
     redis = redis_client(connections.redis_url)
     mongo = mongo_client(connections.mongo_url)
     try:
@@ -104,8 +106,20 @@ async def refill_command(
         refill = StockRefill(MenuStore(db.menu_items), runs, Streams(connections.stream_prefix))
         result = await refill.run(to=to, add=add, item_ids=item_ids, run_id=run_id)
         await runs.relay.drain()
-        _print_json(result.model_dump())
-        return 0
+        return result
     finally:
         await redis.aclose()
         await mongo.close()
+
+
+async def refill_command(
+    connections: ConnectionSettings,
+    *,
+    to: int | None,
+    add: int | None,
+    item_ids: list[str] | None,
+    run_id: str | None,
+) -> int:
+    result = await refill_stock(connections, to=to, add=add, item_ids=item_ids, run_id=run_id)
+    _print_json(result.model_dump())
+    return 0

@@ -11,6 +11,9 @@ Why one process for the services: on a 2-core machine the embedded MongoDB and R
 need a core; one Python process for the services avoids a proxy hop and inter-process
 serialisation. Each service keeps its own runtime, consumer groups and connections, exactly as
 when they run as separate pods, so nothing here depends on sharing a process.
+
+`up --processes` runs each service in a process of its own instead, as pods would, behind
+the same address (see `processes.py`): to kill one service and watch the others carry on.
 """
 
 from __future__ import annotations
@@ -23,22 +26,23 @@ import secrets as secret_tokens
 import signal
 import sys
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from orders.menu import DEFAULT_STOCK
 from orders_saga_cli import frontend_build
-from orders_saga_cli.system import build_services, gateway
+from orders_saga_cli.processes import SeparateProcesses
+from orders_saga_cli.system import InProcess
 from saga_contracts.secrets import Secrets
 from sagakit.embedded.mongo import EmbeddedMongo
 from sagakit.embedded.redis import RedisServer
-from sagakit.lifecycle import Periodic
 from sagakit.logs import configure_logging, get_logger
 from sagakit.settings import ConnectionSettings
-from sagakit.web import ServiceApp
+from sagakit.web import WS_MAX_MESSAGE_BYTES
 
 log = get_logger("orders_saga.up")
 
@@ -102,17 +106,20 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def serve(host: str, port: int, connections: ConnectionSettings, secrets: Secrets) -> int:
-    services = build_services(connections, secrets)
-    refill_interval_s = float(os.environ.get("REFILL_INTERVAL_S", "300"))
-    refill_to = int(os.environ.get("REFILL_TO", str(DEFAULT_STOCK)))
-    orders_context = services["orders"].app.state.orders
-    refill = Periodic(
-        "stock-refill", lambda: orders_context.refill.run(to=refill_to), refill_interval_s
-    )
+class Backend(Protocol):
+    """The services, however they run, behind one ASGI app."""
 
-    dist = FRONTEND_DIST if (FRONTEND_DIST / "index.html").is_file() else None
-    app = gateway(services, dist)
+    @property
+    def app(self) -> ASGIApp: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self, timeout_s: float) -> None: ...
+
+
+async def serve(host: str, port: int, make_backend: Callable[[], Backend]) -> int:
+    backend = make_backend()  # in the loop: its clients bind to it
+    app = backend.app
     server = _Server(
         uvicorn.Config(
             app,
@@ -122,6 +129,7 @@ async def serve(host: str, port: int, connections: ConnectionSettings, secrets: 
             log_level="warning",
             ws_ping_interval=20,
             ws_ping_timeout=20,
+            ws_max_size=WS_MAX_MESSAGE_BYTES,
             timeout_graceful_shutdown=HTTP_GRACE_S,
             access_log=False,
         )
@@ -131,13 +139,8 @@ async def serve(host: str, port: int, connections: ConnectionSettings, secrets: 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    started: list[ServiceApp] = []
     try:
-        for service in services.values():
-            await service.start()
-            started.append(service)
-        if refill_interval_s > 0:
-            await refill.start()
+        await backend.start()
         serving = asyncio.create_task(server.serve())
         while not server.started:
             if serving.done():
@@ -153,10 +156,7 @@ async def serve(host: str, port: int, connections: ConnectionSettings, secrets: 
         return 0
     finally:
         started_at = time.monotonic()
-        await refill.stop()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(SERVICES_BUDGET_S):
-                await asyncio.gather(*(service.stop() for service in reversed(started)))
+        await backend.stop(SERVICES_BUDGET_S)
         log.info("services stopped", seconds=round(time.monotonic() - started_at, 2))
 
 
@@ -169,7 +169,7 @@ def run_loop(main: Coroutine[Any, Any, int]) -> int:
     return uvloop.run(main)
 
 
-def run_up(*, host: str, port: int, data_dir: str) -> int:
+def run_up(*, host: str, port: int, data_dir: str, processes: bool = False) -> int:
     configure_logging()
     frontend_build.ensure_built()
     data = Path(data_dir).resolve()
@@ -201,8 +201,19 @@ def run_up(*, host: str, port: int, data_dir: str) -> int:
             + ("  (generated, kept in secrets.json)" if generated else ""),
             flush=True,
         )
+        dist = FRONTEND_DIST if (FRONTEND_DIST / "index.html").is_file() else None
+        refill = (
+            float(os.environ.get("REFILL_INTERVAL_S", "300")),
+            int(os.environ.get("REFILL_TO", str(DEFAULT_STOCK))),
+        )
+
+        def make_backend() -> Backend:
+            if processes:
+                return SeparateProcesses(connections, secrets, dist, refill, runtime_file)
+            return InProcess(connections, secrets, dist, refill)
+
         try:
-            return run_loop(serve(host, port, connections, secrets))
+            return run_loop(serve(host, port, make_backend))
         except OSError as exc:
             print(f"orders-saga up: {exc}", file=sys.stderr)
             return 1
