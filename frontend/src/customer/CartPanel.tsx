@@ -1,11 +1,11 @@
 import { useState } from "react";
 import { Link } from "react-router";
 import type { MenuItem } from "../api/types";
+import { LIMITS } from "../api/validation";
 import { cartTotal, itemCount, maxQuantity, type CartLine } from "./cart";
 import { useCart } from "./CartProvider";
 import { formatMoney, plural } from "./format";
-import { LIMITS } from "../api/validation";
-import { card, muted, primaryButton, secondaryButton, focusRing } from "./ui";
+import { card, focusRing, muted, primaryButton, secondaryButton } from "./ui";
 
 interface Props {
   menu: ReadonlyMap<string, MenuItem> | undefined;

@@ -226,7 +226,7 @@ describe("TrackingConnection", () => {
     server.last.drop(1006);
     connection.reconnectNow();
     expect(server.sockets).toHaveLength(2);
-    vi.runOnlyPendingTimers(); // the cancelled wait does not open a third socket
+    vi.advanceTimersByTime(500); // the cancelled wait does not open a third socket
     expect(server.sockets).toHaveLength(2);
   });
 
@@ -238,5 +238,28 @@ describe("TrackingConnection", () => {
     expect(server.sockets).toHaveLength(1);
     expect(seen.at(-1)?.connection).toBe("closed");
     expect(seen.at(-1)?.closedReason).toBe("stopped");
+  });
+
+  it("treats a socket that cannot even be created as a drop", () => {
+    let attempts = 0;
+    const server = new FakeServer();
+    const connection = new TrackingConnection({
+      orderId: ORDER_ID,
+      token: "t",
+      origin: "ws://shop.test",
+      createSocket: (url, handlers) => {
+        attempts += 1;
+        if (attempts === 1) throw new DOMException("refused", "SecurityError");
+        return server.factory(url, handlers);
+      },
+      random: () => 0,
+      backoff: BACKOFF,
+    });
+    connection.start();
+    expect(connection.getView().connection).toBe("reconnecting");
+    vi.advanceTimersByTime(500);
+    expect(server.sockets).toHaveLength(1);
+    server.last.send(snapshot(0, 1));
+    expect(connection.getView().connection).toBe("live");
   });
 });

@@ -167,14 +167,18 @@ export class TrackingConnection {
     this.update({ retryInMs: null });
     this.armStaleTimer();
     const current = () => generation === this.generation;
-    this.socket = this.createSocket(url, {
-      onMessage: (data) => {
-        if (current()) this.onMessage(data);
-      },
-      onClose: (code) => {
-        if (current()) this.onClose(code);
-      },
-    });
+    try {
+      this.socket = this.createSocket(url, {
+        onMessage: (data) => {
+          if (current()) this.onMessage(data);
+        },
+        onClose: (code) => {
+          if (current()) this.onClose(code);
+        },
+      });
+    } catch {
+      this.reconnect({ resync: false }); // e.g. the browser refused to open one: try again later
+    }
   }
 
   private onMessage(data: unknown): void {
