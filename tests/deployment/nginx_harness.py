@@ -15,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import uvicorn
 from starlette.applications import Starlette
@@ -108,6 +109,7 @@ class Nginx:
     work: Path
     sites: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
+    log: BinaryIO | None = None
 
     @property
     def main_conf(self) -> Path:
@@ -151,9 +153,9 @@ class Nginx:
     def start(self, ports: list[int]) -> None:
         checked = self.check_config()
         assert checked.returncode == 0, checked.stderr
-        log = (self.work / "nginx.log").open("wb")
+        self.log = (self.work / "nginx.log").open("wb")
         self.process = subprocess.Popen(
-            self.command("-g", "daemon off;"), stdout=log, stderr=subprocess.STDOUT
+            self.command("-g", "daemon off;"), stdout=self.log, stderr=subprocess.STDOUT
         )
         for port in ports:
             try:
@@ -166,6 +168,8 @@ class Nginx:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+        if self.log is not None:
+            self.log.close()
 
 
 def stub_service(name: str) -> Starlette:
