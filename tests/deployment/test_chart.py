@@ -614,7 +614,9 @@ def frontend_of(manifests: list[Manifest]) -> Manifest:
 
 
 def mebibytes(quantity: str) -> float:
-    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi)", quantity).groups()  # type: ignore[union-attr]
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi)", quantity)
+    assert match, f"{quantity}: not a Ki/Mi/Gi quantity"
+    number, unit = match.groups()
     return float(number) * {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}[unit]
 
 
