@@ -1,5 +1,6 @@
 """What must hold after any fault, checked from outside: every accepted order terminal,
-versions gap-free from 1, stock conserved."""
+versions gap-free from 1, stock conserved; and, read from the stores, each order stored once,
+every durable deadline fired (or withdrawn by the step it guarded), no courier left held."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 import httpx
 
 from orders.menu import DEFAULT_MENU, DEFAULT_STOCK
+from sagakit.clock import now_ms
+from sagakit.connections import mongo_client, redis_client
+from sagakit.deadlines import DEADLINE_AT
 
 from .system import order_body
 
@@ -130,3 +135,74 @@ async def place_until_answered(
             return response
         assert time.monotonic() < deadline, "no final answer to a retried order"
         await asyncio.sleep(0.5)
+
+
+async def eventually(check: Callable[[], Awaitable[None]], timeout_s: float = 20.0) -> None:
+    """`check` until it passes; its last failure once `timeout_s` has passed."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            await check()
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+# A due timer is taken within a poll (orders and delivery 0.2 s, actors 0.05 s); a timer
+# overdue by more than this was not fired.
+OVERDUE_SLACK_MS = 3_000
+REPLY_SCHEDULE = "simulator.replies"  # the actors' delayed answers (simulator.actors.replies)
+
+
+async def stores_settled(runtime: Mapping[str, Any], accepted: Collection[str]) -> None:
+    """Once every accepted order is terminal, read from MongoDB and Redis (`runtime`: what
+    runtime.json says):
+
+    - each order is stored once: the orders in the database are exactly the accepted ones (a
+      retried request never created a second order);
+    - every durable deadline fired or was withdrawn by the transition that left its step: no
+      order or delivery still holds `deadline_at`, and none of the actors' scheduled answers is
+      overdue;
+    - every delivery ended and no courier still holds an order.
+    """
+    mongo = mongo_client(runtime["mongo_url"])
+    redis = redis_client(runtime["redis_url"])
+    db = mongo[runtime["mongo_db"]]
+
+    async def check() -> None:
+        stored = {doc["_id"] async for doc in db.orders.find({}, {"_id": 1})}
+        assert stored == set(accepted), {
+            "stored, not accepted": sorted(stored - set(accepted)),
+            "accepted, not stored": sorted(set(accepted) - stored),
+        }
+        now = now_ms()
+        for collection in (db.orders, db.deliveries):
+            held = [
+                (doc["_id"], doc.get("status"), f"due in {doc[DEADLINE_AT] - now} ms")
+                async for doc in collection.find({DEADLINE_AT: {"$exists": True}})
+            ]
+            assert not held, f"{collection.name} still holding a deadline: {held[:5]}"
+        overdue = await redis.zrangebyscore(
+            REPLY_SCHEDULE, "-inf", now - OVERDUE_SLACK_MS, start=0, num=5
+        )
+        assert not overdue, f"actors' answers overdue and not sent: {overdue}"
+        open_deliveries = [
+            (doc["_id"], doc["status"])
+            async for doc in db.deliveries.find(
+                {"status": {"$nin": ["delivered", "failed", "no_courier", "cancelled"]}}
+            )
+        ]
+        assert not open_deliveries, f"deliveries not ended: {open_deliveries[:5]}"
+        held_couriers = [
+            (doc["_id"], doc.get("order_id"))
+            async for doc in db.couriers.find({"status": {"$ne": "idle"}})
+        ]
+        assert not held_couriers, f"couriers still held: {held_couriers[:5]}"
+
+    try:
+        await eventually(check)
+    finally:
+        await redis.aclose()
+        await mongo.close()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ class System:
 
     data_dir: Path
     env: Mapping[str, str]
+    args: Sequence[str] = ()  # more `up` arguments, e.g. ("--processes",)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[str] | None = None
     operator_key: str = ""
@@ -52,7 +54,15 @@ class System:
     def start(self, timeout_s: float = 60.0) -> None:
         log = (self.data_dir.parent / f"up-{len(self.output)}.log").open("w")
         self.process = subprocess.Popen(
-            [str(CLI), "up", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            [
+                str(CLI),
+                "up",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                *self.args,
+            ],
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
@@ -86,6 +96,27 @@ class System:
         os.killpg(self.process.pid, signal.SIGINT)
         code = self.process.wait(timeout=timeout_s)
         return code, time.monotonic() - started
+
+    def runtime(self) -> dict[str, Any]:
+        """What `up` recorded in runtime.json: servers, and with --processes each service's pid."""
+        runtime: dict[str, Any] = json.loads((self.data_dir / "runtime.json").read_text())
+        return runtime
+
+    def kill_service(self, service: str) -> int:
+        """`kill -9` of one service's process (`up --processes`); returns its pid."""
+        pid: int = self.runtime()["processes"][service]["pid"]
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    async def until_restarted(self, service: str, old_pid: int, timeout_s: float = 30.0) -> int:
+        """The pid of the process `up` started in place of `old_pid`."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            pid = self.runtime()["processes"][service]["pid"]
+            if pid not in (None, old_pid):
+                return int(pid)
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{service} was not restarted within {timeout_s}s")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
