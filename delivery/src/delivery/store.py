@@ -19,6 +19,7 @@ from pymongo.errors import BulkWriteError
 
 from delivery.domain import CourierStatus, DeliveryState, Status
 from sagakit.clock import now_ms
+from sagakit.coalesce import WriteCoalescer
 from sagakit.deadlines import DEADLINE_AT
 from sagakit.envelope import Envelope
 from sagakit.outbox import DocumentStore, Transition
@@ -127,6 +128,7 @@ class Fleet:
 
     def __init__(self, collection: Collection) -> None:
         self.collection = collection
+        self._writes = WriteCoalescer(collection)  # releases, batched with concurrent ones
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("status")
@@ -181,7 +183,7 @@ class Fleet:
 
     async def release(self, courier: str, order_id: str) -> bool:
         """Free `courier` if it still holds `order_id`; True when it was freed now."""
-        result = await self.collection.update_one(
+        result = await self._writes.update(
             {"_id": courier, "order_id": order_id},
             {
                 "$set": {"status": CourierStatus.IDLE.value},
@@ -189,7 +191,7 @@ class Fleet:
                 "$inc": {"version": 1},
             },
         )
-        return result.modified_count == 1
+        return result.applied
 
     async def count_idle(self) -> int:
         return await self.collection.count_documents({"status": CourierStatus.IDLE.value})

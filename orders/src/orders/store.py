@@ -8,6 +8,7 @@ returning the quantity (release) or keeping it sold (settle).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -17,6 +18,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from sagakit.clock import now_ms
+from sagakit.coalesce import WriteCoalescer
 from sagakit.outbox import Collection, Document
 
 MENU_FIELDS = {"name": 1, "description": 1, "category": 1, "price_cents": 1, "stock": 1}
@@ -28,9 +30,13 @@ class MenuStore:
 
     def __init__(self, items: Collection, *, price_cache_s: float = 1.0) -> None:
         self.items = items
+        # Reservations and their settlement, batched with concurrent ones of other items.
+        self._writes = WriteCoalescer(items)
         self._price_cache_s = price_cache_s
         self._priced: dict[str, Document] = {}
         self._priced_until = 0.0
+        # One read refreshes the prices for every request that needs them meanwhile.
+        self._pricing: asyncio.Future[dict[str, Document]] | None = None
 
     async def ensure_indexes(self) -> None:
         await self.items.create_index([("category", ASCENDING), ("name", ASCENDING)])
@@ -54,13 +60,24 @@ class MenuStore:
 
     async def by_ids(self, item_ids: list[str]) -> dict[str, Document]:
         """Name and price of the given items (those that exist), for pricing an order."""
-        if time.monotonic() >= self._priced_until or not set(item_ids) <= set(self._priced):
-            self._priced = {doc["_id"]: doc async for doc in self.items.find({}, MENU_FIELDS)}
+        priced = self._priced
+        if time.monotonic() >= self._priced_until or not set(item_ids) <= set(priced):
+            if self._pricing is None or self._pricing.done():
+                self._pricing = asyncio.ensure_future(self._load_prices())
+            priced = await asyncio.shield(self._pricing)
+        return {item_id: priced[item_id] for item_id in item_ids if item_id in priced}
+
+    async def _load_prices(self) -> dict[str, Document]:
+        pricing = self._pricing
+        priced = {doc["_id"]: doc async for doc in self.items.find({}, MENU_FIELDS)}
+        if pricing is self._pricing:  # not forgotten meanwhile by a change of this process
+            self._priced = priced
             self._priced_until = time.monotonic() + self._price_cache_s
-        return {item_id: self._priced[item_id] for item_id in item_ids if item_id in self._priced}
+        return priced
 
     def _forget_prices(self) -> None:
         self._priced_until = 0.0
+        self._pricing = None
 
     async def create(self, item_id: str, fields: dict[str, Any]) -> bool:
         try:
@@ -87,7 +104,7 @@ class MenuStore:
         The second case is a retried request (same Idempotency-Key, so the same order id and
         body) whose first attempt died after reserving: its reservation is reused, not doubled.
         """
-        result = await self.items.update_one(
+        result = await self._writes.update(
             {
                 "_id": item_id,
                 "stock": {"$gte": quantity},
@@ -98,26 +115,26 @@ class MenuStore:
                 "$set": {f"reservations.{order_id}": {"q": quantity, "t": now_ms()}},
             },
         )
-        if result.modified_count == 1:
+        if result.applied:
             return True
         held = {"_id": item_id, f"reservations.{order_id}": {"$exists": True}}
         return await self.items.count_documents(held, limit=1) == 1
 
     async def release(self, item_id: str, order_id: str, quantity: int) -> bool:
         """Return the reserved quantity to the stock; False when already released or settled."""
-        result = await self.items.update_one(
+        result = await self._writes.update(
             {"_id": item_id, f"reservations.{order_id}": {"$exists": True}},
             {"$inc": {"stock": quantity}, "$unset": {f"reservations.{order_id}": ""}},
         )
-        return result.modified_count == 1
+        return result.applied
 
     async def settle_sold(self, item_id: str, order_id: str) -> bool:
         """Forget the reservation and keep the stock sold; False when already done."""
-        result = await self.items.update_one(
+        result = await self._writes.update(
             {"_id": item_id, f"reservations.{order_id}": {"$exists": True}},
             {"$unset": {f"reservations.{order_id}": ""}},
         )
-        return result.modified_count == 1
+        return result.applied
 
     async def reservations_older_than(self, cutoff_ms: int) -> list[tuple[str, str, int]]:
         """(item id, order id, quantity) of reservations made before `cutoff_ms`."""

@@ -7,6 +7,10 @@ events to emit under `outbox.<event id>`. After the write the relay publishes th
 XADD and removes the published entries (in batched background writes); the sweeper
 republishes entries a crash left behind, found through the indexed `outbox_since` field.
 
+Writes go through a `WriteCoalescer`: concurrent transitions of different documents share
+one `bulk_write` round trip, each still one atomic conditional update of its document with
+its own exact result (see sagakit.coalesce).
+
 Publishing is at-least-once (a crash between XADD and cleanup republishes); consumers make
 effects exactly-once with their own guarded transitions. No multi-document transaction is
 used, and only operators covered by the MongoDB contract test (dotted `$set`/`$unset`,
@@ -22,11 +26,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from pymongo import ReturnDocument, UpdateOne
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from sagakit.clock import now_ms
+from sagakit.coalesce import WriteCoalescer
 from sagakit.envelope import Envelope
 from sagakit.logs import describe, get_logger
 from sagakit.metrics import OUTBOX_SWEPT
@@ -238,9 +243,15 @@ class DocumentStore:
     """Guarded writes to one collection, each followed by the relay of its outbox."""
 
     def __init__(
-        self, collection: Collection, publisher: Publisher, *, cleanup_delay_s: float = 0.2
+        self,
+        collection: Collection,
+        publisher: Publisher,
+        *,
+        cleanup_delay_s: float = 0.2,
+        max_batch: int = 200,
     ) -> None:
         self.collection = collection
+        self.writes = WriteCoalescer(collection, max_batch=max_batch)
         self.relay = OutboxRelay(collection, publisher, cleanup_delay_s=cleanup_delay_s)
 
     async def ensure_indexes(self) -> None:
@@ -250,7 +261,7 @@ class DocumentStore:
         """Create a document with its first events; False when `_id` already exists."""
         full = {**doc, **_nested(outbox_fields(emit))}
         try:
-            await self.collection.insert_one(full)
+            await self.writes.insert(full)
         except DuplicateKeyError:
             return False
         await self.relay.relay(full)
@@ -259,7 +270,9 @@ class DocumentStore:
     async def apply(self, doc_id: Any, transition: Transition) -> Document | None:
         """Apply the transition if its guards hold: the document after it, else None.
 
-        The same write removes outbox entries of this document published since its last write.
+        The document is read right after the write: it holds this write, and possibly later
+        ones by other writers. The same write removes outbox entries of this document
+        published since its last write.
         """
         update = transition.update()
         published = self.relay.take_published(doc_id)
@@ -267,16 +280,17 @@ class DocumentStore:
             unset = update.setdefault("$unset", {})
             unset.update({f"{OUTBOX}.{event_id}": "" for event_id in published})
         try:
-            doc = await self.collection.find_one_and_update(
-                transition.filter(doc_id), update, return_document=ReturnDocument.AFTER
-            )
+            written = await self.writes.update(transition.filter(doc_id), update, fetch=True)
         except BaseException:
             self.relay.restore(doc_id, published)
             raise
-        if doc is None:
+        if not written.applied:
             self.relay.restore(doc_id, published)
             return None
         self.relay.removed(published)
+        doc = written.doc
+        if doc is None:  # deleted right after the write: nothing left to relay
+            return None
         if transition.emit:
             await self.relay.relay(doc)
         return doc
