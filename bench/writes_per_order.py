@@ -2,9 +2,11 @@
 
     uv run python bench/writes_per_order.py [--orders 200]
 
-Counts every command the services send (pymongo command monitoring), by command and by
-collection, divided by the number of orders. The embedded MongoDB caps single-document writes
-at a few thousand per second, so this is the budget that decides orders/s.
+Counts what the services send (pymongo command monitoring), by command and by collection,
+divided by the number of orders, twice: operations (each single-document write counts once,
+also when it shares a `bulk_write` with others; each read or other command once) and round
+trips (commands on the wire: a coalesced batch of writes is one). Each round trip costs CPU in
+the driver and in the embedded MongoDB, so round trips are the budget that decides orders/s.
 """
 
 from __future__ import annotations
@@ -34,16 +36,27 @@ from simulator.actors.app import build_service as build_actors
 from simulator.actors.settings import ActorSettings
 
 WRITES = {"insert", "update", "findAndModify", "delete"}
+# The field of a write command that lists its single-document writes.
+BATCHED = {"insert": "documents", "update": "updates", "delete": "deletes"}
 
 
 class Counting(monitoring.CommandListener):
     def __init__(self) -> None:
-        self.commands: Counter[tuple[str, str]] = Counter()
+        self.trips: Counter[tuple[str, str]] = Counter()
+        self.operations: Counter[tuple[str, str]] = Counter()
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         collection = event.command.get(event.command_name)
         where = collection if isinstance(collection, str) else ""
-        self.commands[(event.command_name, where)] += 1
+        listed = BATCHED.get(event.command_name)
+        self.trips[(event.command_name, where)] += 1
+        self.operations[(event.command_name, where)] += (
+            len(event.command.get(listed) or [1]) if listed else 1
+        )
+
+    def clear(self) -> None:
+        self.trips.clear()
+        self.operations.clear()
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -65,7 +78,7 @@ async def run(redis_url: str, mongo_url: str, orders: int, fleet: int, listener:
         build_actors(ActorSettings.benchmark(**no_failures), connections, None, secrets),
     ]
     async with running(*services) as (client, _, tracking, _):
-        listener.commands.clear()
+        listener.clear()
         menu = [item["id"] for item in (await client.get("/api/menu")).json()]
         customer = {"name": "B", "address": "1 Bench St", "phone": "+1 555 0100"}
         bodies = [
@@ -87,12 +100,17 @@ async def run(redis_url: str, mongo_url: str, orders: int, fleet: int, listener:
                 await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - started
         await asyncio.sleep(1.0)  # let stock settlement and outbox cleanups finish
-    total = sum(listener.commands.values())
-    writes = sum(n for (name, _), n in listener.commands.items() if name in WRITES)
     print(f"{orders} orders in {elapsed:.1f}s ({orders / elapsed:.0f}/s end to end)")
-    print(f"commands per order: {total / orders:.1f}, of which writes: {writes / orders:.1f}")
-    for (name, where), n in listener.commands.most_common():
-        print(f"  {name:<14} {where:<20} {n / orders:6.2f}")
+    for label, counts in (("operations", listener.operations), ("round trips", listener.trips)):
+        total = sum(counts.values())
+        writes = sum(n for (name, _), n in counts.items() if name in WRITES)
+        print(f"{label} per order: {total / orders:.1f}, of which writes: {writes / orders:.1f}")
+    header = ("command", "collection", "ops/order", "trips/order", "ops/trip")
+    print("  {:<14} {:<20} {:>9} {:>11} {:>8}".format(*header))
+    for key, n in listener.operations.most_common():
+        name, where = key
+        trips = listener.trips[key]
+        print(f"  {name:<14} {where:<20} {n / orders:9.2f} {trips / orders:11.2f} {n / trips:8.1f}")
 
 
 def main() -> None:
