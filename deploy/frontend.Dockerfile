@@ -10,10 +10,8 @@
 # ($BUILDPLATFORM) because what it produces (HTML, JavaScript, CSS) is the same for every
 # target; the per-architecture runtime stage only copies files and runs nothing.
 
-# Node 22.14.0 ships npm 10.9.2, whose `npm ci` accepts frontend/package-lock.json as it is. npm 11
-# refuses it: the lock lacks the optional native packages for platforms other than Linux (the
-# registry it was resolved against had none). Regenerate the lock on registry.npmjs.org before
-# moving to a Node whose npm is 11 or later.
+# The lock holds every platform's optional native packages (Tailwind is pinned to a release
+# published for all of them), so `npm ci` accepts it with npm 10 and 11 alike.
 ARG NODE_IMAGE=node:22.14.0-alpine
 ARG NGINX_IMAGE=nginxinc/nginx-unprivileged:1.27.3-alpine
 
