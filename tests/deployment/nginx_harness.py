@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -56,6 +57,18 @@ http {{
 def nginx_binary() -> str | None:
     found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
     return found if found and MIME_TYPES.is_file() else None
+
+
+def nginx_or_skip() -> str:
+    """The nginx binary; without one the test is skipped, unless REQUIRE_NGINX=1 (CI sets it)
+    turns the absence into a failure."""
+    binary = nginx_binary()
+    if binary is None:
+        reason = "nginx is not installed (Debian: apt-get install nginx-light)"
+        if os.environ.get("REQUIRE_NGINX") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return binary
 
 
 def substitute(text: str, replacements: dict[str, str]) -> str:

@@ -28,6 +28,7 @@ from .nginx_harness import (
     gateway_site,
     gateway_upstreams,
     nginx_binary,
+    nginx_or_skip,
 )
 
 # DESIGN.md §6 (the chart's Ingress and test_chart.ROUTES say the same)
@@ -91,9 +92,7 @@ class Running:
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    binary = nginx_binary()
-    if binary is None:
-        pytest.skip("nginx is not installed (Debian: apt-get install nginx-light)")
+    binary = nginx_or_skip()
     work = tmp_path_factory.mktemp("nginx")
     web_root = work / "app"
     (web_root / "assets").mkdir(parents=True)

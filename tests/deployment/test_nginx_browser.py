@@ -20,7 +20,7 @@ from sagakit.embedded.redis import free_port
 
 from ..browser.test_order_in_chromium import CHROMIUM, CHROMIUM_ARGS, chromium_or_skip
 from ..system import FAST_ACTORS, System, order_body
-from .nginx_harness import Nginx, frontend_site, gateway_site, gateway_upstreams, nginx_binary
+from .nginx_harness import Nginx, frontend_site, gateway_site, gateway_upstreams, nginx_or_skip
 
 pytestmark = pytest.mark.slow
 
@@ -50,9 +50,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    binary = nginx_binary()
-    if binary is None:
-        pytest.skip("nginx is not installed (Debian: apt-get install nginx-light)")
+    binary = nginx_or_skip()
     chromium_or_skip()
     dist = frontend_build.ensure_built()
     if dist is None:
