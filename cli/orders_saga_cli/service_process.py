@@ -14,6 +14,7 @@ import uvicorn
 
 from sagakit.embedded import die_with_parent
 from sagakit.logs import configure_logging
+from sagakit.settings import ConnectionSettings
 from sagakit.web import WS_MAX_MESSAGE_BYTES
 
 # The same factories the Helm chart runs.
@@ -33,7 +34,7 @@ def main(argv: list[str]) -> int:
         set_death_signal()
     if os.getppid() != parent:  # `up` died before the signal was set: nobody would stop us
         return 1
-    configure_logging()
+    configure_logging(json=ConnectionSettings().log_json)  # LOG_JSON, as the pods get it
     uvicorn.run(
         FACTORIES[service],
         factory=True,
