@@ -51,14 +51,24 @@ def is_nogroup(exc: BaseException) -> bool:
 
 
 def mongo_client(url: str, **kwargs: Any) -> AsyncMongoClient[dict[str, Any]]:
-    """An ``AsyncMongoClient`` with short server selection and aware (UTC) datetimes.
+    """An ``AsyncMongoClient`` with short server selection, aware (UTC) datetimes and no
+    driver-level write retry.
 
-    ``kwargs`` override the defaults (any ``AsyncMongoClient`` option).
+    Why ``retryWrites=False``: with pymongo 4.20's async client, the retry of a write that hit
+    a restarting server fails on the paused connection pool and is then handled as a fresh
+    network error, which clears the pool again just after the monitor made it ready. Under
+    concurrent load this repeats for as long as writes keep coming: after a 1 s MongoDB
+    restart a service could not write for 25-40 s (tests/test_faults_servers.py,
+    sagakit/tests/integration/test_mongo_restart.py), long enough for saga deadlines to
+    cancel orders. The application retries every failed write itself (the worker waits out
+    transient errors, HTTP answers 503) and every write is guarded, so the driver's one retry
+    adds nothing. ``kwargs`` override the defaults (any ``AsyncMongoClient`` option).
     """
     options: dict[str, Any] = {
         "serverSelectionTimeoutMS": 5000,
         "connectTimeoutMS": 5000,
         "tz_aware": True,
+        "retryWrites": False,
     }
     options.update(kwargs)
     return AsyncMongoClient(url, **options)

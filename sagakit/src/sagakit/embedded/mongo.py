@@ -281,6 +281,15 @@ class EmbeddedMongo:
             proc.kill()
             proc.wait(timeout=self.stop_timeout_s)
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: nothing is flushed or cleaned up (the pid file stays;
+        the next start removes it). `start()` may be called again on the same port and data."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.kill()
+        proc.wait(timeout=self.stop_timeout_s)
+
     def __enter__(self) -> Self:
         self.start()
         return self
