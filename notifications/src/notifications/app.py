@@ -18,6 +18,7 @@ from notifications.store import HEADS, TrackingStore
 from saga_contracts.secrets import Secrets
 from saga_contracts.topology import Groups, Streams
 from sagakit.lifecycle import Periodic
+from sagakit.logs import configure_logging
 from sagakit.service import ServiceRuntime
 from sagakit.settings import ConnectionSettings, WorkerSettings
 from sagakit.web import ServiceApp, install_common
@@ -78,4 +79,7 @@ def build_service(
 
 
 def create_app() -> FastAPI:
-    return build_service().asgi()
+    """For uvicorn, as the pods run it: `uvicorn --factory notifications.app:create_app`."""
+    connections = ConnectionSettings()
+    configure_logging(json=connections.log_json)  # LOG_JSON
+    return build_service(connections=connections).asgi()

@@ -19,7 +19,7 @@ from saga_contracts.topology import Groups, Streams
 from sagakit.clock import now_ms
 from sagakit.deadlines import DeadlineScheduler
 from sagakit.lifecycle import Periodic
-from sagakit.logs import get_logger
+from sagakit.logs import configure_logging, get_logger
 from sagakit.outbox import DocumentStore
 from sagakit.service import ServiceRuntime
 from sagakit.settings import ConnectionSettings, WorkerSettings
@@ -129,5 +129,7 @@ def build_service(
 
 
 def create_app() -> FastAPI:
-    """For uvicorn: `uvicorn --factory orders.app:create_app`."""
-    return build_service().asgi()
+    """For uvicorn, as the pods run it: `uvicorn --factory orders.app:create_app`."""
+    connections = ConnectionSettings()
+    configure_logging(json=connections.log_json)  # LOG_JSON
+    return build_service(connections=connections).asgi()
