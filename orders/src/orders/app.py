@@ -13,10 +13,10 @@ from orders.placement import OrderPlacement
 from orders.refill import StockRefill
 from orders.saga import Saga
 from orders.settings import OrdersSettings
+from orders.stock import ReservationJanitor
 from orders.store import IdempotencyStore, MenuStore
 from saga_contracts.secrets import Secrets
 from saga_contracts.topology import Groups, Streams
-from sagakit.clock import now_ms
 from sagakit.deadlines import DeadlineScheduler
 from sagakit.lifecycle import Periodic
 from sagakit.logs import configure_logging, get_logger
@@ -54,6 +54,9 @@ def build_service(
         settings=settings,
         tracking_secret=secrets.tracking_secret.get_secret_value(),
     )
+    reservations = ReservationJanitor(
+        menu, runtime.db.orders, grace_s=settings.reservation_grace_s
+    )
     deadlines = DeadlineScheduler(
         runtime.db.orders,
         saga.on_deadline,
@@ -75,19 +78,6 @@ def build_service(
         for store in (orders, refill_runs):
             await store.relay.sweep(older_than=timedelta(seconds=settings.outbox_sweep_age_s))
 
-    async def release_orphan_reservations() -> None:
-        """Stock reserved by a request that died before creating its order goes back."""
-        cutoff = now_ms() - int(settings.reservation_grace_s * 1000)
-        for item_id, order_id, quantity in await menu.reservations_older_than(cutoff):
-            orphan = await orders.collection.count_documents({"_id": order_id}, limit=1) == 0
-            if orphan and await menu.release(item_id, order_id, quantity):
-                log.warning(
-                    "released an orphan reservation",
-                    item_id=item_id,
-                    order_id=order_id,
-                    quantity=quantity,
-                )
-
     runtime.on_startup(prepare_database)
     runtime.consume(
         saga_router(saga, streams), group=Groups.ORDERS, required_groups=streams.readers()
@@ -106,8 +96,8 @@ def build_service(
     runtime.add(Periodic("orders:outbox-sweep", sweep_outboxes, settings.outbox_sweep_interval_s))
     runtime.add(
         Periodic(
-            "orders:orphan-reservations",
-            release_orphan_reservations,
+            "orders:stale-reservations",
+            reservations.run_once,
             settings.reservation_grace_s / 2,
         )
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from orders.domain import Signal, StockOutcome
+from orders import stock
+from orders.domain import Signal
 from orders.saga import Saga, recorded_statuses
 from orders.store import MenuStore
 from saga_contracts.messages import (
@@ -78,14 +79,8 @@ def stock_router(saga: Saga, menu: MenuStore, streams: Streams) -> Router:
         order = await saga.load(event.order_id)
         if order is not None and order["version"] < event.version:  # remembered copy is older
             order = await saga.load(event.order_id, fresh=True)
-        if order is None:
-            return
-        release = order.get("stock_outcome") == StockOutcome.RELEASE.value
-        for line in order["lines"]:
-            if release:
-                await menu.release(line["item_id"], event.order_id, line["quantity"])
-            else:
-                await menu.settle_sold(line["item_id"], event.order_id)
+        if order is not None:
+            await stock.settle_stock(menu, order)
 
     return router
 
