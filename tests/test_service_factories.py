@@ -1,27 +1,41 @@
-"""The factories the pods run (`uvicorn --factory <module>:create_app`) log as LOG_JSON says."""
+"""The factories the pods run (`uvicorn --factory <module>:create_app`) log as LOG_JSON says.
+
+Each runs in a process of its own, as in a pod: logging is configured per process."""
 
 from __future__ import annotations
 
-import importlib
 import json
+import os
+import subprocess
+import sys
 
 import pytest
-import structlog
 
 from orders_saga_cli.service_process import FACTORIES
 
+PROBE = """
+import importlib, sys, structlog
+module, factory = sys.argv[1].split(":")
+getattr(importlib.import_module(module), factory)()
+structlog.get_logger("probe").info("probe line")
+"""
+
 
 @pytest.mark.parametrize("service", sorted(FACTORIES))
-def test_a_pod_logs_json_lines_when_asked(
-    service: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    structlog.reset_defaults()  # whatever an earlier test configured
-    monkeypatch.setenv("LOG_JSON", "true")
-    monkeypatch.setenv("OPERATOR_API_KEY", "k" * 24)
-    monkeypatch.setenv("TRACKING_SECRET", "s" * 32)
-    module, factory = FACTORIES[service].split(":")
-    app = getattr(importlib.import_module(module), factory)()
-    assert app is not None
-    structlog.get_logger("probe").info("probe line", service=service)
-    line = capsys.readouterr().err.strip().splitlines()[-1]
+def test_a_pod_logs_json_lines_when_asked(service: str) -> None:
+    env = {
+        **os.environ,
+        "LOG_JSON": "true",
+        "OPERATOR_API_KEY": "k" * 24,
+        "TRACKING_SECRET": "s" * 32,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, FACTORIES[service]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    line = done.stderr.strip().splitlines()[-1]
     assert json.loads(line)["event"] == "probe line"
