@@ -54,9 +54,7 @@ def build_service(
         settings=settings,
         tracking_secret=secrets.tracking_secret.get_secret_value(),
     )
-    reservations = ReservationJanitor(
-        menu, runtime.db.orders, grace_s=settings.reservation_grace_s
-    )
+    reservations = ReservationJanitor(menu, runtime.db.orders, grace_s=settings.reservation_grace_s)
     deadlines = DeadlineScheduler(
         runtime.db.orders,
         saga.on_deadline,
