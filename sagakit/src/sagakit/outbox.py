@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
@@ -129,13 +128,20 @@ class OutboxRelay:
     Removal costs no write of its own in the common case: the next guarded write of the same
     document removes the entries published since the previous one (`take_published`). What
     is left after `cleanup_delay_s` (the last write of a document, or writes by another
-    replica) goes out as one `bulk_write` for all documents.
+    replica) is removed with one coalesced write per document, which also clears the
+    sweeper's marker unless events were added after those published.
     """
 
     def __init__(
-        self, collection: Collection, publisher: Publisher, *, cleanup_delay_s: float = 0.2
+        self,
+        collection: Collection,
+        publisher: Publisher,
+        *,
+        cleanup_delay_s: float = 0.2,
+        writes: WriteCoalescer | None = None,
     ) -> None:
         self.collection = collection
+        self._writes = writes or WriteCoalescer(collection)
         self._publisher = publisher
         self._cleanup_delay_s = cleanup_delay_s
         self._pending: dict[Any, _Cleanup] = {}
@@ -192,29 +198,36 @@ class OutboxRelay:
         await self.flush()
 
     async def flush(self) -> None:
-        """Write every pending removal now, in one bulk write."""
+        """Write every pending removal now."""
         while self._pending:
             batch, self._pending = self._pending, {}
-            writes: list[UpdateOne] = []
-            for doc_id, cleanup in batch.items():
-                if cleanup.event_ids:
-                    unset = {f"{OUTBOX}.{event_id}": "" for event_id in cleanup.event_ids}
-                    writes.append(UpdateOne({"_id": doc_id}, {"$unset": unset}))
-                # Clear the sweeper's marker only if no event was added after those published.
-                writes.append(
-                    UpdateOne(
-                        {"_id": doc_id, OUTBOX_HEAD: cleanup.head},
-                        {"$unset": {OUTBOX_SINCE: "", OUTBOX_HEAD: ""}},
-                    )
-                )
-            published = [e for cleanup in batch.values() for e in cleanup.event_ids]
             try:
-                await self.collection.bulk_write(writes, ordered=True)
-            except PyMongoError as exc:
-                # Harmless: the entries stay and the sweeper publishes them again later.
-                log.warning("outbox cleanup failed", error=describe(exc), writes=len(writes))
+                outcomes = await asyncio.gather(
+                    *(self._remove(doc_id, cleanup) for doc_id, cleanup in batch.items()),
+                    return_exceptions=True,
+                )
             finally:
-                self._published.difference_update(published)
+                self._published.difference_update(
+                    e for cleanup in batch.values() for e in cleanup.event_ids
+                )
+            failed = [o for o in outcomes if isinstance(o, BaseException)]
+            if failed:
+                if not all(isinstance(o, PyMongoError) for o in failed):
+                    raise failed[0]
+                # Harmless: the entries stay and the sweeper publishes them again later.
+                log.warning(
+                    "outbox cleanup failed", error=describe(failed[0]), documents=len(failed)
+                )
+
+    async def _remove(self, doc_id: Any, cleanup: _Cleanup) -> None:
+        entries = {f"{OUTBOX}.{event_id}": "" for event_id in cleanup.event_ids}
+        # The sweeper's marker goes too, unless events were added after those published.
+        marker = {OUTBOX_SINCE: "", OUTBOX_HEAD: ""}
+        done = await self._writes.update(
+            {"_id": doc_id, OUTBOX_HEAD: cleanup.head}, {"$unset": {**entries, **marker}}
+        )
+        if not done.applied and entries:
+            await self._writes.update({"_id": doc_id}, {"$unset": entries})
 
     async def drain(self) -> None:
         """Write pending removals now (tests, shutdown)."""
@@ -252,7 +265,9 @@ class DocumentStore:
     ) -> None:
         self.collection = collection
         self.writes = WriteCoalescer(collection, max_batch=max_batch)
-        self.relay = OutboxRelay(collection, publisher, cleanup_delay_s=cleanup_delay_s)
+        self.relay = OutboxRelay(
+            collection, publisher, cleanup_delay_s=cleanup_delay_s, writes=self.writes
+        )
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index(OUTBOX_SINCE, sparse=True)

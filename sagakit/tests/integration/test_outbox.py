@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from pymongo import monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
+from sagakit.connections import mongo_client
 from sagakit.envelope import Envelope, Message
 from sagakit.outbox import OUTBOX_SINCE, DocumentStore, Emit, Transition
 from sagakit.publisher import Publisher
@@ -248,3 +251,45 @@ async def test_a_missed_guard_gives_the_cleanup_back(
     await store.relay.drain()
     doc = await mongo_db.orders.find_one({"_id": "o1"})
     assert doc is not None and doc["outbox"] == {} and OUTBOX_SINCE not in doc
+
+
+class UpdateLog(monitoring.CommandListener):
+    """The single-document updates of each `update` command sent to one collection."""
+
+    def __init__(self, collection: str) -> None:
+        self.collection = collection
+        self.batches: list[list[Any]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "update" and event.command["update"] == self.collection:
+            self.batches.append([u["q"]["_id"] for u in event.command["updates"]])
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_cleanup_is_one_write_per_document_in_shared_round_trips(
+    mongo_url: str, redis: Redis, namespace: str
+) -> None:
+    stream = f"{namespace}.orders.events"
+    updates = UpdateLog("orders")
+    client = mongo_client(mongo_url, event_listeners=[updates])
+    db = client[f"t_{uuid.uuid4().hex[:12]}"]
+    try:
+        store = DocumentStore(db.orders, Publisher(redis), cleanup_delay_s=60)
+        ids = [f"o{n}" for n in range(20)]
+        for order_id in ids:
+            events = [status_event(stream, order_id, "placed", 1)]
+            assert await store.insert({"_id": order_id, "status": "placed", "version": 1}, events)
+        await store.relay.drain()
+        assert sorted(i for batch in updates.batches for i in batch) == sorted(ids)  # one each
+        assert len(updates.batches) <= 2  # the first alone, the others queued behind it
+        async for doc in db.orders.find({}):
+            assert doc["outbox"] == {} and OUTBOX_SINCE not in doc
+        assert len(await published(redis, stream)) == 20
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
