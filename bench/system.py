@@ -6,24 +6,34 @@ Starts `up` on a free port with a fresh data directory (actors answer at once, 1
 no periodic refill), runs the load generator `--runs` times (restocking before each), samples
 the resident memory of every process of `up` every second, and prints each run's summary line
 and the medians. Generator and system share this machine's cores.
+
+It also prints the CPU time each process of `up` used per completed order: unlike orders/s,
+that figure barely depends on what else runs on the machine, and the cores divided by it
+bound the orders/s the system could reach with the machine to itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import statistics
 import subprocess
 import threading
+from collections import Counter
 
 from harness import (
     LAST_LINE,
     ZERO_DELAY,
+    cpu_seconds,
     descendants,
     process_name,
     rss_mb,
     running_up,
     simulate_args,
 )
+
+COMPLETED = re.compile(r"^\s+completed\s+(\d+)", re.MULTILINE)
 
 
 def main() -> None:
@@ -48,8 +58,17 @@ def main() -> None:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         results = []
+        cpu_ms_per_order: list[Counter[str]] = []
+
+        def cpu_by_name() -> Counter[str]:
+            used: Counter[str] = Counter()
+            for pid in [up.process.pid, *descendants(up.process.pid)]:
+                used["up" if pid == up.process.pid else process_name(pid)] += cpu_seconds(pid)
+            return used
+
         try:
             for run in range(args.runs):
+                before = cpu_by_name()
                 command = simulate_args(
                     up.url,
                     up.operator_key,
@@ -61,8 +80,17 @@ def main() -> None:
                     str(run),
                 )
                 out = subprocess.run(command, capture_output=True, text=True, check=False).stdout
+                used = cpu_by_name()
+                used.subtract(before)
                 last = out.strip().splitlines()[-1] if out.strip() else "(no output)"
                 print(f"run {run + 1}: {last}", flush=True)
+                if (done := COMPLETED.search(out)) and int(done.group(1)) > 0:
+                    per_order = Counter(
+                        {name: 1000 * s / int(done.group(1)) for name, s in used.items()}
+                    )
+                    cpu_ms_per_order.append(per_order)
+                    shares = ", ".join(f"{n} {ms:.1f}" for n, ms in sorted(per_order.items()))
+                    print(f"  CPU ms per completed order: {shares}", flush=True)
                 if match := LAST_LINE.search(last):
                     results.append((float(match.group(1)), int(match.group(2)), match.group(3)))
         finally:
@@ -74,6 +102,17 @@ def main() -> None:
         print(
             f"median of {len(results)}: {completed:.1f} completed/s, p99 terminal {p99:.0f} ms, "
             f"invariants {'ok' if ok else 'FAILED'} (offered {args.rate}/s for {args.duration}s)"
+        )
+    if cpu_ms_per_order:
+        names = sorted({name for run in cpu_ms_per_order for name in run})
+        medians = {n: statistics.median(run[n] for run in cpu_ms_per_order) for n in names}
+        total = sum(medians.values())
+        cores = os.cpu_count() or 1
+        print(
+            "median CPU ms per completed order: "
+            + ", ".join(f"{n} {ms:.1f}" for n, ms in medians.items())
+            + f"; total {total:.1f} → at most {1000 * cores / total:.0f} orders/s on {cores} "
+            "cores with nothing else running"
         )
     for name, peak in sorted(peaks.items()):
         print(f"peak RSS {name}: {peak:.0f} MB")
