@@ -7,9 +7,9 @@ no periodic refill), runs the load generator `--runs` times (restocking before e
 the resident memory of every process of `up` every second, and prints each run's summary line
 and the medians. Generator and system share this machine's cores.
 
-It also prints the CPU time each process of `up` used per completed order: unlike orders/s,
-that figure barely depends on what else runs on the machine, and the cores divided by it
-bound the orders/s the system could reach with the machine to itself.
+It also prints the CPU time each process of `up` used per completed order. It depends less
+on what else runs on the machine than orders/s does (contention still inflates it), and the
+cores divided by it estimate the orders/s the system could reach with the machine to itself.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def main() -> None:
         print(
             "median CPU ms per completed order: "
             + ", ".join(f"{n} {ms:.1f}" for n, ms in medians.items())
-            + f"; total {total:.1f} → at most {1000 * cores / total:.0f} orders/s on {cores} "
+            + f"; total {total:.1f} → about {1000 * cores / total:.0f} orders/s on {cores} "
             "cores with nothing else running"
         )
     for name, peak in sorted(peaks.items()):
