@@ -28,6 +28,9 @@ class Acker:
         self._group = group
         self._buffer: dict[str, list[str]] = {}
         self._wakeup = asyncio.Event()
+        # One flush at a time: when flush() returns True, every ack made before the call has
+        # reached Redis, including those another flush was sending.
+        self._flushing = asyncio.Lock()
 
     def ack(self, stream: str, entry_id: str) -> None:
         self._buffer.setdefault(stream, []).append(entry_id)
@@ -47,6 +50,10 @@ class Acker:
 
     async def flush(self) -> bool:
         """Send every buffered ack; False when some must be retried later."""
+        async with self._flushing:
+            return await self._flush()
+
+    async def _flush(self) -> bool:
         if not self._buffer:
             return True
         batch, self._buffer = self._buffer, {}

@@ -205,11 +205,13 @@ class StreamWorker:
                 if recover:
                     await self._ensure_groups()
                     if first_start:
-                        # Only once: after a reconnect the entries still pending for this
+                        # Only once: after a reconnect most entries still pending for this
                         # name are this process's own in-flight ones, and re-reading them
                         # would count a delivery for each (dead-lettering them early).
                         await self._recover_own_pending()
                         first_start = False
+                    else:
+                        await self._reclaim_lost_deliveries()
                     recover = False
                 await self._scheduler.wait_for_room()
                 room = self._settings.max_in_flight - self._scheduler.size
@@ -273,6 +275,40 @@ class StreamWorker:
                     break
                 await self._accept_redelivered(stream, pending)
                 start = pending[-1][0]
+
+    async def _reclaim_lost_deliveries(self) -> None:
+        """After a reconnect, take back the entries pending under this name that this process
+        does not hold: a read whose reply died with the connection (Redis delivered it, we
+        never saw it), or an entry left pending after an error. Otherwise only the claim
+        threshold (30 s) would find them, after a saga step's deadline.
+
+        Acks are flushed first, so an entry handled and acknowledged here is not pending any
+        more; what remains and is not in flight was lost to this process.
+        """
+        if not await self._acker.flush():
+            return  # Redis went away again: the next reconnect tries again
+        for stream in self.streams:
+            rows = await self._redis.xpending_range(
+                stream,
+                self.group,
+                min="-",
+                max="+",
+                count=self._settings.claim_batch + len(self._in_flight),
+                consumername=self.consumer,
+            )
+            lost: list[Any] = [
+                row["message_id"]
+                for row in rows
+                if (stream, cast(str, row["message_id"])) not in self._in_flight
+            ]
+            if lost:
+                claimed = entries(
+                    await self._redis.xclaim(
+                        stream, self.group, self.consumer, min_idle_time=0, message_ids=lost
+                    )
+                )
+                log.info("took back entries lost to a reconnect", stream=stream, count=len(lost))
+                await self._accept_redelivered(stream, claimed)
 
     def _accept(
         self, stream: str, entry_id: str, fields: Mapping[str, str] | None, *, attempt: int

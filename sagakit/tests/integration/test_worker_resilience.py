@@ -197,6 +197,49 @@ async def test_an_entry_whose_handler_failed_while_redis_was_down_is_handled_onc
     assert attempts == [7, 7]
 
 
+async def test_an_entry_whose_read_reply_was_lost_is_taken_back_after_the_reconnect(
+    namespace: str, private_redis: RedisServer, private_client: Redis, make_worker: MakeWorker
+) -> None:
+    """Redis delivered an entry to the worker's name but the reply died with the connection:
+    the entry is pending for this consumer and unknown to it. After reconnecting, the worker
+    takes it back at once instead of waiting for the claim threshold."""
+    stream = f"{namespace}.ticks"
+    handled: list[int] = []
+    router = Router()
+
+    @router.subscriber(stream, Tick)
+    async def on_tick(event: Tick, delivery: Delivery) -> None:
+        handled.append(event.n)
+
+    worker = await make_worker(
+        router, group="g", consumer="c1", url=private_redis.url, claim_idle_ms=120_000
+    )
+    await eventually(worker.health.ready, what="the worker reading")
+    publisher = Publisher(private_client)
+    await publisher.publish(stream, Tick(n=1).envelope(key="o", version=1))
+    await eventually(lambda: handled == [1], what="a first entry handled")
+
+    # XADD and a read under the worker's name in one transaction: the entry is delivered to
+    # "c1" (pending for it) without the worker's blocked read ever receiving it.
+    async with private_client.pipeline(transaction=True) as pipe:
+        pipe.xadd(stream, Tick(n=2).envelope(key="o", version=2).to_fields())
+        pipe.xreadgroup("g", "c1", {stream: ">"}, count=1)
+        await pipe.execute()
+    assert {
+        row["consumer"]
+        for row in await private_client.xpending_range(stream, "g", min="-", max="+", count=10)
+    } == {"c1"}
+    # the worker's blocked read loses its connection, as when the reply dies in transit
+    clients = await private_client.client_list()
+    readers = [c["id"] for c in clients if c.get("cmd") == "xreadgroup"]
+    assert readers
+    for client_id in readers:
+        await private_client.client_kill_filter(_id=client_id)
+
+    await eventually(lambda: handled == [1, 2], timeout_s=10, what="the lost entry handled")
+    await wait_all_acked(private_client, stream, "g")
+
+
 async def test_stop_while_redis_is_down_still_returns_within_the_deadline(
     namespace: str, private_redis: RedisServer, private_client: Redis, make_worker: MakeWorker
 ) -> None:
