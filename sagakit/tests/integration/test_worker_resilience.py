@@ -110,6 +110,33 @@ async def test_the_group_is_recreated_when_the_stream_or_dataset_vanishes(
     assert groups == {"g"}
 
 
+async def test_entries_published_before_the_group_is_recreated_are_not_skipped(
+    namespace: str, private_redis: RedisServer, private_client: Redis, make_worker: MakeWorker
+) -> None:
+    """After Redis lost everything, the sweeper may republish into a stream before the worker
+    recreates its group; the group is recreated at id 0 (not $), so those entries are read."""
+    stream = f"{namespace}.ticks"
+    seen: list[int] = []
+    router = Router()
+
+    @router.subscriber(stream, Tick)
+    async def on_tick(event: Tick, delivery: Delivery) -> None:
+        seen.append(event.n)
+
+    worker = await make_worker(router, group="g", url=private_redis.url)
+    await eventually(worker.health.ready, what="the worker reading")
+    # In one transaction: everything is gone, and the stream exists again, without the group,
+    # holding entries, before the worker's blocked read can notice anything.
+    async with private_client.pipeline(transaction=True) as pipe:
+        pipe.flushall()
+        for n in range(3):
+            pipe.xadd(stream, Tick(n=n).envelope(key="o", version=n).to_fields())
+        await pipe.execute()
+
+    await eventually(lambda: seen == [0, 1, 2], what="the entries published before the group")
+    await wait_all_acked(private_client, stream, "g")
+
+
 # ---- a Redis restart under load -----------------------------------------------------------
 
 
