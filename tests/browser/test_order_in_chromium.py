@@ -7,7 +7,6 @@ unless REQUIRE_BROWSER=1 (CI sets it) turns the absence into a failure.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,32 +15,16 @@ from typing import Any
 import pytest
 
 from orders_saga_cli import frontend_build
+from saga_contracts.messages import OrderStatus
 
 from ..system import FAST_ACTORS, System
+from .chromium import chromium_or_skip, chromium_page
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-# Chromium as root on a machine with a closed network: no sandbox, no background traffic.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-STATUS_ORDER = [
-    "placed",
-    "paid",
-    "preparing",
-    "ready",
-    "courier_assigned",
-    "picked_up",
-    "delivered",
-]
+# The happy path, in the order an order goes through it.
+STATUS_ORDER = [status.value for status in OrderStatus if status is not OrderStatus.CANCELLED]
 # Every step answered at once would end the order before the page opens: keep it watchable.
 WATCHABLE = {
     **FAST_ACTORS,
@@ -54,14 +37,6 @@ WATCHABLE = {
     "KITCHEN_REJECT_RATE": "0",
     "COURIER_FAIL_RATE": "0",
 }
-
-
-def chromium_or_skip() -> None:
-    if CHROMIUM.exists():
-        return
-    if os.environ.get("REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{CHROMIUM} is missing (install Debian's chromium package)")
-    pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium package)")
 
 
 @pytest.fixture(scope="module")
@@ -77,21 +52,9 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
 
 @pytest.fixture
 def page(system: System) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        context = browser.new_context(base_url=system.url, viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
+    with chromium_page(system.url) as page:
         yield page
-        context.close()
-        browser.close()
-        assert errors == [], f"uncaught errors in the page: {errors}"
 
 
 RECORD_STATUSES = """

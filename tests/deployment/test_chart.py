@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from .routes import ROUTES
+
 helm = pytest.importorskip("helm_python")
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
@@ -116,18 +118,6 @@ APP_MODULES = {
     "delivery": "delivery.app",
     "notifications": "notifications.app",
     "actors": "simulator.actors.app",
-}
-# DESIGN.md §6: which service owns which public path prefix.
-ROUTES = {
-    "/api/menu": "orders",
-    "/api/orders": "orders",
-    "/api/stock": "orders",
-    "/api/deliveries": "delivery",
-    "/api/couriers": "delivery",
-    "/api/tracking": "notifications",
-    "/ws/tracking": "notifications",
-    "/api/ops": "notifications",
-    "/ws/ops": "notifications",
 }
 CRD_GROUPS = ("keda.sh/",)
 

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from .routes import ROUTES
+
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yaml"
 ENVS = REPO / "envs"
@@ -448,18 +450,7 @@ def gateway_upstreams() -> dict[str, tuple[str, int]]:
 
 def test_gateway_sends_each_path_to_its_service(compose: dict[str, Any]) -> None:
     routes = gateway_routes()
-    assert routes == {
-        "/api/menu": "orders",
-        "/api/orders": "orders",
-        "/api/stock": "orders",
-        "/api/deliveries": "delivery",
-        "/api/couriers": "delivery",
-        "/api/tracking": "notifications",
-        "/ws/tracking": "notifications",
-        "/api/ops": "notifications",
-        "/ws/ops": "notifications",
-        "/": "frontend",
-    }
+    assert routes == {**ROUTES, "/": "frontend"}
     upstreams = gateway_upstreams()
     for upstream in set(routes.values()) - {"frontend"}:
         assert upstreams[upstream] == (upstream, 8000)

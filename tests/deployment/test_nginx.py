@@ -30,19 +30,8 @@ from .nginx_harness import (
     nginx_binary,
     nginx_or_skip,
 )
+from .routes import ROUTES
 
-# DESIGN.md §6 (the chart's Ingress and test_chart.ROUTES say the same)
-ROUTES = {
-    "/api/menu": "orders",
-    "/api/orders": "orders",
-    "/api/stock": "orders",
-    "/api/deliveries": "delivery",
-    "/api/couriers": "delivery",
-    "/api/tracking": "notifications",
-    "/ws/tracking": "notifications",
-    "/api/ops": "notifications",
-    "/ws/ops": "notifications",
-}
 SERVICES = sorted(set(ROUTES.values()))
 INDEX = "<!doctype html><html><head><title>marker-index</title></head><body></body></html>\n"
 ASSET = "assets/index-1a2b3c4d.js"

@@ -18,7 +18,7 @@ import pytest
 from orders_saga_cli import frontend_build
 from sagakit.embedded.redis import free_port
 
-from ..browser.test_order_in_chromium import CHROMIUM, CHROMIUM_ARGS, chromium_or_skip
+from ..browser.chromium import chromium_or_skip, chromium_page
 from ..system import FAST_ACTORS, System, order_body
 from .nginx_harness import Nginx, frontend_site, gateway_site, gateway_upstreams, nginx_or_skip
 
@@ -81,21 +81,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture
 def page(stack: Stack) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        context = browser.new_context(base_url=stack.url)
-        context.add_init_script(RECORD_VIOLATIONS)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
+    with chromium_page(stack.url, init_script=RECORD_VIOLATIONS) as page:
         yield page
-        context.close()
-        browser.close()
-        assert errors == [], f"uncaught errors in the page: {errors}"
 
 
 def violations(page: Any) -> list[str]:

@@ -1,21 +1,13 @@
+import { ORDER_STATUSES } from "../api/types";
 import type { Bar } from "./BarChart";
 import { formatCount, humanize } from "./format";
 import type { Outcomes } from "./types";
 
 /** The saga's statuses in the order an order goes through them. */
-export const STATUS_ORDER = [
-  "placed",
-  "paid",
-  "preparing",
-  "ready",
-  "courier_assigned",
-  "picked_up",
-  "delivered",
-  "cancelled",
-];
+export const STATUS_ORDER: readonly string[] = ORDER_STATUSES;
 const FINAL = new Set(["delivered", "cancelled"]);
 
-function ordered(counts: Record<string, number>, order: string[]): [string, number][] {
+function ordered(counts: Record<string, number>, order: readonly string[]): [string, number][] {
   const known = order.filter((k) => k in counts).map((k): [string, number] => [k, counts[k]!]);
   const others = Object.entries(counts).filter(([k]) => !order.includes(k));
   return [...known, ...others];
