@@ -36,6 +36,17 @@ from harness import (
 COMPLETED = re.compile(r"^\s+completed\s+(\d+)", re.MULTILINE)
 
 
+def section(report: str, title: str) -> str:
+    """The lines of `simulate`'s report from the line `title` to the next blank line."""
+    found: list[str] = []
+    for line in report.splitlines():
+        if line == title or (found and line.strip()):
+            found.append(line)
+        elif found:
+            break
+    return "".join(f"  {line}\n" for line in found)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=40)
@@ -84,6 +95,8 @@ def main() -> None:
                 used.subtract(before)
                 last = out.strip().splitlines()[-1] if out.strip() else "(no output)"
                 print(f"run {run + 1}: {last}", flush=True)
+                if "invariants ok" not in last:  # what failed, and the errors the run met
+                    print(section(out, "invariants") + section(out, "errors"), end="", flush=True)
                 if (done := COMPLETED.search(out)) and int(done.group(1)) > 0:
                     per_order = Counter(
                         {name: 1000 * s / int(done.group(1)) for name, s in used.items()}
