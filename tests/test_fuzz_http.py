@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -59,3 +60,23 @@ def test_no_request_content_causes_a_server_error(case: Any, system: System) -> 
     case.headers = {**(case.headers or {}), "X-API-Key": system.operator_key}
     response = case.call(base_url=system.url, timeout=10)
     assert response.status_code < 500, (case.method, case.formatted_path, response.text[:500])
+
+
+OVERSIZED = b'{"customer": {"name": "' + b"x" * (1024 * 1024) + b'"}}'
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ["/api/orders", "/api/menu/items", "/api/ops/dlq/replay"])
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_an_oversized_body_gets_413_and_the_system_carries_on(
+    system: System, path: str, declared: bool
+) -> None:
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(OVERSIZED), 65536):
+            yield OVERSIZED[start : start + 65536]
+
+    headers = {"Content-Type": "application/json", "X-API-Key": system.operator_key}
+    with httpx.Client(base_url=system.url, timeout=10) as client:
+        response = client.post(path, content=OVERSIZED if declared else chunks(), headers=headers)
+        assert response.status_code == 413, response.text[:200]
+        assert client.get("/api/menu").status_code == 200

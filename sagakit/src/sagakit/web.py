@@ -98,19 +98,28 @@ class BodyLimitMiddleware:
                     await self._too_large(send)
                     return
         received = 0
+        overflowed = False
         response_started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, overflowed
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    overflowed = True
                     raise _BodyTooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal response_started
+            if overflowed:
+                # The app may catch the error while parsing and answer (FastAPI: 400, "error
+                # parsing the body"); the client must learn that the body was too large.
+                if message["type"] == "http.response.start" and not response_started:
+                    response_started = True
+                    await self._too_large(send)
+                return
             if message["type"] == "http.response.start":
                 response_started = True
             await send(message)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 from fastapi import FastAPI
 from pymongo.errors import ServerSelectionTimeoutError
@@ -42,4 +44,23 @@ async def test_a_bug_is_a_500_without_details() -> None:
 
 async def test_a_body_declared_over_the_limit_is_413() -> None:
     response = await call(app_with("/x", KeyError()), "/x", body=b"x" * 2000)
+    assert response.status_code == 413
+
+
+async def test_a_streamed_body_over_the_limit_is_413_even_when_the_app_parses_it() -> None:
+    app = FastAPI()
+
+    @app.post("/json")
+    async def takes_json(payload: dict[str, str]) -> dict[str, str]:
+        return payload  # FastAPI reads and parses the body before this runs
+
+    install_common(app, service="test", health=Health(), max_body_bytes=1024)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(10):
+            yield b" " * 500  # no Content-Length: the limit is found while reading
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post("/json", content=chunks())
     assert response.status_code == 413
