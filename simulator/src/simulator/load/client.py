@@ -46,8 +46,11 @@ class HttpPools:
     def __init__(self, target: str, *, max_connections: int, timeout_s: float) -> None:
         count = max(1, max_connections // CONNECTIONS_PER_POOL)
         size = max(1, max_connections // count)
+        # Idle connections are dropped before uvicorn's 5 s keep-alive ends: reusing one the
+        # server is closing fails the request (RemoteProtocolError), and a final tracking
+        # read that fails so makes the versions check report a timeline as not readable.
         limits = httpx.Limits(
-            max_connections=size, max_keepalive_connections=size, keepalive_expiry=30
+            max_connections=size, max_keepalive_connections=size, keepalive_expiry=4
         )
         tls = ssl.create_default_context()  # loading the CA bundle once, not once per pool
         self._clients = [
