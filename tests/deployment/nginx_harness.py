@@ -1,15 +1,21 @@
-"""deploy/frontend.nginx.conf and deploy/gateway.conf under a local nginx (Debian's), wrapped in a
-main config like the images' (pid and temp files in a private directory). The configs are used
-as committed except where they name the image's web root, their listen port and compose's
-upstream hosts; each of those must appear exactly once, so the substitution cannot silently
-miss."""
+"""The frontend image's nginx server (deploy/frontend.nginx.conf.template) under a local nginx
+(Debian's), wrapped in a main config like the image's (pid and temp files in a private
+directory), and the stand-ins it proxies to: stub services and a DNS server.
+
+The template is rendered as the image's entrypoint renders it (20-envsubst-on-templates.sh):
+`envsubst` given the names of the defined environment variables that NGINX_ENVSUBST_FILTER
+matches, the environment being the Dockerfile's ENV plus the test's. The result is used as is
+except where it names the image's web root and its listen port; each must appear exactly once,
+so the substitution cannot silently miss."""
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -28,12 +34,12 @@ from starlette.websockets import WebSocket
 from sagakit.embedded.redis import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-FRONTEND_CONF = REPO / "deploy" / "frontend.nginx.conf"
-GATEWAY_CONF = REPO / "deploy" / "gateway.conf"
+FRONTEND_TEMPLATE = REPO / "deploy" / "frontend.nginx.conf.template"
+FRONTEND_DEFAULT_CONF = REPO / "deploy" / "frontend.default.conf"
+FRONTEND_DOCKERFILE = REPO / "deploy" / "frontend.Dockerfile"
 IMAGE_WEB_ROOT = "/usr/share/nginx/app"  # where deploy/frontend.Dockerfile puts the build
 IMAGE_PORT = 8080
 MIME_TYPES = Path("/etc/nginx/mime.types")  # Debian's nginx-common; the images carry their own
-UPSTREAM = re.compile(r"upstream (\w+)\s+\{ server ([\w.-]+):(\d+); \}")
 
 MAIN_CONF = """\
 {user}
@@ -60,15 +66,54 @@ def nginx_binary() -> str | None:
 
 
 def nginx_or_skip() -> str:
-    """The nginx binary; without one the test is skipped, unless REQUIRE_NGINX=1 (CI sets it)
-    turns the absence into a failure."""
+    """The nginx binary (and envsubst, which renders its config); without them the test is
+    skipped, unless REQUIRE_NGINX=1 (CI sets it) turns the absence into a failure."""
     binary = nginx_binary()
+    missing = []
     if binary is None:
-        reason = "nginx is not installed (Debian: apt-get install nginx-light)"
+        missing.append("nginx is not installed (Debian: apt-get install nginx-light)")
+    if shutil.which("envsubst") is None:
+        missing.append("envsubst is not installed (Debian: apt-get install gettext-base)")
+    if missing:
+        reason = "; ".join(missing)
         if os.environ.get("REQUIRE_NGINX") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
+    assert binary is not None
     return binary
+
+
+def image_env() -> dict[str, str]:
+    """The ENV of the frontend image's runtime stage (the last stage)."""
+    text = re.sub(r"\\\n", " ", FRONTEND_DOCKERFILE.read_text())
+    runtime = text.rsplit("\nFROM ", 1)[1]
+    env: dict[str, str] = {}
+    for line in runtime.splitlines():
+        if line.startswith("ENV "):
+            for word in shlex.split(line[len("ENV ") :]):
+                name, _, value = word.partition("=")
+                env[name] = value
+    return env
+
+
+def render_template(overrides: dict[str, str]) -> str:
+    """deploy/frontend.nginx.conf.template as the image renders it in a container started with
+    `overrides` in its environment. The image's 15-local-resolvers.envsh (which reads
+    /etc/resolv.conf) is not emulated: a test sets NGINX_LOCAL_RESOLVERS itself."""
+    env = image_env() | overrides
+    filter_ = re.compile(env.get("NGINX_ENVSUBST_FILTER", ""))
+    names = [name for name in env if filter_.search(name)]
+    assert "NGINX_LOCAL_RESOLVERS" in names, "set NGINX_LOCAL_RESOLVERS (and filter it in)"
+    rendered = subprocess.run(
+        ["envsubst", " ".join(f"${{{name}}}" for name in names)],
+        input=FRONTEND_TEMPLATE.read_text(),
+        env={"PATH": os.environ.get("PATH", "")} | env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return rendered.stdout
 
 
 def substitute(text: str, replacements: dict[str, str]) -> str:
@@ -78,29 +123,14 @@ def substitute(text: str, replacements: dict[str, str]) -> str:
     return text
 
 
-def frontend_site(web_root: Path, port: int) -> str:
+def frontend_site(web_root: Path, port: int, env: dict[str, str]) -> str:
     return substitute(
-        FRONTEND_CONF.read_text(),
+        render_template(env),
         {
             f"listen {IMAGE_PORT};": f"listen 127.0.0.1:{port};",
             f"root {IMAGE_WEB_ROOT};": f"root {web_root};",
         },
     )
-
-
-def gateway_upstreams() -> dict[str, tuple[str, int]]:
-    """upstream name -> (host, port) as compose resolves it."""
-    found = UPSTREAM.findall(GATEWAY_CONF.read_text())
-    return {name: (host, int(port)) for name, host, port in found}
-
-
-def gateway_site(port: int, upstream_ports: dict[str, int]) -> str:
-    upstreams = gateway_upstreams()
-    assert set(upstreams) == set(upstream_ports), "every upstream needs a local stand-in"
-    replacements = {f"listen {IMAGE_PORT};": f"listen 127.0.0.1:{port};"}
-    for name, (host, host_port) in upstreams.items():
-        replacements[f"server {host}:{host_port};"] = f"server 127.0.0.1:{upstream_ports[name]};"
-    return substitute(GATEWAY_CONF.read_text(), replacements)
 
 
 def wait_for_port(port: int, timeout_s: float = 15.0) -> None:
@@ -186,7 +216,7 @@ class Nginx:
 
 
 def stub_service(name: str) -> Starlette:
-    """Stands in for a Python service behind the gateway: says who it is and what it was asked."""
+    """Stands in for a Python service behind nginx: says who it is and what it was asked."""
 
     async def http(request: Request) -> JSONResponse:
         return JSONResponse(
@@ -195,6 +225,7 @@ def stub_service(name: str) -> Starlette:
                 "path": request.url.path,
                 "query": request.url.query,
                 "host": request.headers.get("host"),
+                "body_bytes": len(await request.body()),
             }
         )
 
@@ -241,3 +272,76 @@ class StubServer:
         if self.server is not None and self.thread is not None:
             self.server.should_exit = True
             self.thread.join(timeout=10)
+
+
+@dataclass
+class StubDns:
+    """A DNS server on a free loopback UDP port for nginx's `resolver`: A records for `names`
+    (which a test may change while it runs), an empty answer for any other type of a known
+    name, NXDOMAIN for the rest."""
+
+    names: dict[str, str] = field(default_factory=dict)
+    sock: socket.socket = field(
+        default_factory=lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    )
+    stopping: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    @property
+    def address(self) -> str:
+        host, port = self.sock.getsockname()
+        return f"{host}:{port}"
+
+    def start(self) -> None:
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                query, client = self.sock.recvfrom(512)
+            except TimeoutError:
+                continue
+            answer = self.answer(query)
+            if answer is not None:
+                self.sock.sendto(answer, client)
+
+    def answer(self, query: bytes) -> bytes | None:
+        if len(query) < 12:
+            return None
+        ident, flags, qdcount = struct.unpack("!HHH", query[:6])
+        if qdcount != 1:
+            return None
+        labels, offset = [], 12
+        while offset < len(query) and query[offset] != 0:
+            length = query[offset]
+            labels.append(query[offset + 1 : offset + 1 + length].decode("ascii", "replace"))
+            offset += 1 + length
+        question_end = offset + 5  # the root label, QTYPE, QCLASS
+        if question_end > len(query):
+            return None
+        qtype = struct.unpack("!H", query[offset + 1 : offset + 3])[0]
+        name = ".".join(labels).lower()
+        address = self.names.get(name)
+        rcode = 3 if address is None else 0
+        records = b""
+        if address is not None and qtype == 1:  # A
+            records = struct.pack("!HHHIH", 0xC00C, 1, 1, 1, 4) + socket.inet_aton(address)
+        header = struct.pack(
+            "!HHHHHH",
+            ident,
+            0x8400 | (flags & 0x0100) | 0x0080 | rcode,  # response, authoritative, RD, RA
+            1,
+            1 if records else 0,
+            0,
+            0,
+        )
+        return header + query[12:question_end] + records
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+        self.sock.close()

@@ -595,7 +595,7 @@ def test_network_policies_admit_every_datastore_client(
 
 # -- the browser app ---------------------------------------------------------------------------
 
-FRONTEND_CONF = REPO / "deploy" / "frontend.nginx.conf"
+FRONTEND_CONF = REPO / "deploy" / "frontend.nginx.conf.template"
 FRONTEND_DOCKERFILE = REPO / "deploy" / "frontend.Dockerfile"
 
 

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from .nginx_harness import FRONTEND_TEMPLATE, image_env
 from .routes import ROUTES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -433,51 +434,36 @@ def test_images_are_pinned(compose: dict[str, Any]) -> None:
         assert tag and tag != "latest" and "/" not in tag, f"{name}: {image}"
 
 
-GATEWAY_CONF = REPO / "deploy" / "gateway.conf"
-FRONTEND_CONF = REPO / "deploy" / "frontend.nginx.conf"
-
-
-def gateway_routes() -> dict[str, str]:
-    conf = GATEWAY_CONF.read_text()
-    return dict(re.findall(r"location (/\S*)\s+\{ proxy_pass http://(\w+); \}", conf))
-
-
-def gateway_upstreams() -> dict[str, tuple[str, int]]:
-    """upstream name -> (host, port) of its one server."""
-    found = re.findall(r"upstream (\w+)\s+\{ server ([\w.-]+):(\d+); \}", GATEWAY_CONF.read_text())
-    return {name: (host, int(port)) for name, host, port in found}
-
-
-def test_gateway_sends_each_path_to_its_service(compose: dict[str, Any]) -> None:
-    routes = gateway_routes()
-    assert routes == {**ROUTES, "/": "frontend"}
-    upstreams = gateway_upstreams()
-    for upstream in set(routes.values()) - {"frontend"}:
-        assert upstreams[upstream] == (upstream, 8000)
-        assert upstream in APP_SERVICES
-        assert upstream in compose["services"]["gateway"]["depends_on"]
-    mount = compose["services"]["gateway"]["volumes"][0]
-    assert mount.startswith("./deploy/gateway.conf:")
-
-
-def test_the_gateway_serves_the_browser_app_on_8080(compose: dict[str, Any]) -> None:
+def test_the_frontend_is_the_one_entry_point_on_8080(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    gateway = services["gateway"]
-    assert gateway["ports"] == ["127.0.0.1:8080:8080"]
-    assert re.search(r"^\s*listen 8080;", GATEWAY_CONF.read_text(), re.MULTILINE)
-    # "/" goes to the frontend service's nginx on the port its config listens on
-    host, port = gateway_upstreams()[gateway_routes()["/"]]
-    frontend = services[host]
+    published = {name: service["ports"] for name, service in services.items() if "ports" in service}
+    assert published == {"frontend": ["127.0.0.1:8080:8080"]}
+    frontend = services["frontend"]
     assert frontend["build"] == {"context": ".", "dockerfile": "deploy/frontend.Dockerfile"}
-    assert re.search(rf"^\s*listen {port};", FRONTEND_CONF.read_text(), re.MULTILINE)
-    assert gateway["depends_on"][host] == {"condition": "service_healthy"}
-    assert f"127.0.0.1:{port}/healthz" in " ".join(frontend["healthcheck"]["test"])
-    # hardened like the app containers: nginx-unprivileged writes only under /tmp
+    assert re.search(r"^\s*listen 8080;", FRONTEND_TEMPLATE.read_text(), re.MULTILINE)
+    assert "127.0.0.1:8080/healthz" in " ".join(frontend["healthcheck"]["test"])
+    # hardened like the app containers: nginx-unprivileged writes only under /tmp (its pid file,
+    # buffers and the config the entrypoint renders there)
     assert frontend["read_only"] is True
     assert frontend["tmpfs"] == ["/tmp"]
+    assert image_env()["NGINX_ENVSUBST_OUTPUT_DIR"] == "/tmp"
     assert frontend["cap_drop"] == ["ALL"]
     assert "no-new-privileges:true" in frontend["security_opt"]
     assert "volumes" not in frontend and "env_file" not in frontend  # no secret reaches it
+
+
+def test_the_frontend_proxies_to_the_compose_services(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    env = services["frontend"]["environment"]
+    owners = set(ROUTES.values())
+    assert set(env) == {f"{owner.upper()}_UPSTREAM" for owner in owners}
+    for owner in owners:
+        host, _, port = env[f"{owner.upper()}_UPSTREAM"].partition(":")
+        assert host == owner and owner in APP_SERVICES
+        command = services[owner]["command"]
+        assert command[command.index("--port") + 1] == port
+    # the image's defaults say the same, so a plain `docker run` on compose's network works too
+    assert {name: image_env()[name] for name in env} == env
 
 
 @pytest.mark.skipif(shutil.which("docker") is None, reason="no docker CLI")

@@ -231,10 +231,12 @@ def test_frontend_runtime_stage_only_copies_files_and_runs_as_non_root() -> None
     assert [i.split()[0] for i in runtime if i.split()[0] in {"RUN", "ADD"}] == []
     copies = [i for i in runtime if i.startswith("COPY")]
     assert copies == [
-        "COPY deploy/frontend.nginx.conf /etc/nginx/conf.d/default.conf",
+        "COPY deploy/frontend.default.conf /etc/nginx/conf.d/default.conf",
+        # rendered with the environment by the base image's entrypoint when the container starts
+        "COPY deploy/frontend.nginx.conf.template /etc/nginx/templates/frontend.conf.template",
         "COPY --from=build /src/dist /usr/share/nginx/app",
     ]
-    conf = (REPO / "deploy" / "frontend.nginx.conf").read_text()
+    conf = (REPO / "deploy" / "frontend.nginx.conf.template").read_text()
     assert re.search(r"^\s*root /usr/share/nginx/app;", conf, re.MULTILINE)
     [user] = [i.split()[1] for i in runtime if i.startswith("USER ")]
     uid, _, gid = user.partition(":")
@@ -288,7 +290,8 @@ def test_frontend_context_holds_the_app_sources_but_no_build_output() -> None:
         "frontend/index.html",
         "frontend/vite.config.ts",
         "frontend/tsconfig.json",
-        "deploy/frontend.nginx.conf",
+        "deploy/frontend.default.conf",
+        "deploy/frontend.nginx.conf.template",
     ]
     sources = [p.relative_to(REPO).as_posix() for p in (REPO / "frontend" / "src").rglob("*.ts*")]
     assert sources

@@ -1,7 +1,7 @@
-"""The built browser app in Chromium through compose's two nginx configs (the gateway and the app's
-own server, deploy/gateway.conf and deploy/frontend.nginx.conf) in front of a real
+"""The built browser app in Chromium through the frontend image's nginx server alone
+(deploy/frontend.nginx.conf.template, rendered as the image renders it) in front of a real
 `orders-saga up`: the app runs under its Content-Security-Policy, loads the menu through the
-gateway's path split and opens a tracking WebSocket to its own origin without a violation.
+server's path split and opens a tracking WebSocket to its own origin without a violation.
 
 Needs nginx (Debian: nginx-light), Debian's Chromium and the app's build; skipped without nginx.
 """
@@ -20,7 +20,7 @@ from sagakit.embedded.redis import free_port
 
 from ..browser.chromium import chromium_or_skip, chromium_page
 from ..system import FAST_ACTORS, System, order_body
-from .nginx_harness import Nginx, frontend_site, gateway_site, gateway_upstreams, nginx_or_skip
+from .nginx_harness import Nginx, frontend_site, nginx_or_skip
 
 pytestmark = pytest.mark.slow
 
@@ -57,23 +57,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         pytest.fail("the browser app could not be built (npm ci && npm run build in frontend/)")
     work = tmp_path_factory.mktemp("nginx-browser")
     system = System(work / "data", env=FAST_ACTORS)
-    frontend_port, gateway_port = free_port(), free_port()
-    # up serves every service's paths on its one port: the gateway's three API upstreams go there
-    upstream_ports = {name: system.port for name in gateway_upstreams()} | {
-        "frontend": frontend_port
+    port = free_port()
+    # up serves every service's paths on its one port: all three upstreams go there, by address
+    # (nginx asks its resolver only for names)
+    upstream = f"127.0.0.1:{system.port}"
+    env = {
+        "NGINX_ENTRYPOINT_LOCAL_RESOLVERS": "",
+        "NGINX_LOCAL_RESOLVERS": "127.0.0.1",
+        "ORDERS_UPSTREAM": upstream,
+        "DELIVERY_UPSTREAM": upstream,
+        "NOTIFICATIONS_UPSTREAM": upstream,
     }
-    nginx = Nginx(
-        binary,
-        work / "nginx",
-        {
-            "frontend": frontend_site(dist.resolve(), frontend_port),
-            "gateway": gateway_site(gateway_port, upstream_ports),
-        },
-    )
+    nginx = Nginx(binary, work / "nginx", {"frontend": frontend_site(dist.resolve(), port, env)})
     try:
         system.start()
-        nginx.start([frontend_port, gateway_port])
-        yield Stack(f"http://127.0.0.1:{gateway_port}", system)
+        nginx.start([port])
+        yield Stack(f"http://127.0.0.1:{port}", system)
     finally:
         nginx.stop()
         system.stop()
@@ -90,12 +89,12 @@ def violations(page: Any) -> list[str]:
     return found
 
 
-def test_the_app_runs_under_its_policy_through_both_nginx_servers(page: Any, stack: Stack) -> None:
+def test_the_app_runs_under_its_policy_through_the_frontend_server(page: Any, stack: Stack) -> None:
     from playwright.sync_api import expect
 
     response = page.goto("/")
     assert "script-src 'self'" in response.headers["content-security-policy"]
-    # the menu comes from orders, through the gateway's /api/menu
+    # the menu comes from orders, through the server's /api/menu
     expect(page.get_by_role("article", name="Pizza Margherita")).to_be_visible(timeout=15_000)
     assert violations(page) == []
 
