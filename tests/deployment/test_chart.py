@@ -650,9 +650,12 @@ def test_frontend_pod_is_non_root_with_a_read_only_root_and_a_writable_tmp(
     assert set(mounts) == {"/tmp"}
     assert "emptyDir" in mounts["/tmp"]
     assert "temp_path" not in FRONTEND_CONF.read_text()  # nothing moves them elsewhere
-    # static files: no secret, no token, no datastore
+    # no secret, no token, no datastore: its environment is where the services are, nothing else
     assert spec["automountServiceAccountToken"] is False
-    assert "env" not in container and "envFrom" not in container
+    assert "envFrom" not in container
+    env = env_of(container)
+    assert set(env) == {"ORDERS_UPSTREAM", "DELIVERY_UPSTREAM", "NOTIFICATIONS_UPSTREAM"}
+    assert all(set(entry) == {"name", "value"} for entry in env.values())
     assert "orders-saga/datastore-client" not in pod_labels(deployment)
 
 
@@ -674,6 +677,58 @@ def test_frontend_probes_ports_resources_and_image(rendered: dict[str, list[Mani
     assert tagged["spec"]["template"]["spec"]["containers"][0]["image"] == (
         "registry.example/shop/frontend:1.2.3"
     )
+
+
+@pytest.mark.parametrize("name", ["default", "minimal", "pi4"])
+def test_frontend_proxies_to_the_services_by_their_full_dns_names(
+    name: str, rendered: dict[str, list[Manifest]]
+) -> None:
+    """The image's nginx sends each API prefix to the upstream its *_UPSTREAM names (checked in
+    test_nginx.py): each must be the owning service's Service, on a port that reaches its pods."""
+    manifests = rendered[name]
+    [container] = frontend_of(manifests)["spec"]["template"]["spec"]["containers"]
+    env = env_of(container)
+    for owner in sorted(set(ROUTES.values())):
+        host, _, port = env[f"{owner.upper()}_UPSTREAM"]["value"].rpartition(":")
+        service_name, namespace, *domain = host.split(".")
+        # nginx's resolver does not apply the pod's search domains: the name must be complete
+        assert (namespace, domain) == (NAMESPACE, ["svc", "cluster", "local"])
+        service = named(manifests, "Service", service_name)
+        [service_port] = [p for p in service["spec"]["ports"] if p["port"] == int(port)]
+        pods = backend_pods(
+            manifests, {"name": service_name, "port": {"name": service_port["name"]}}
+        )
+        assert [component_of(d) for d in pods] == [owner]
+
+
+@pytest.mark.parametrize("name", ["default", "pi4"])
+def test_network_policies_let_the_frontend_reach_the_services_it_proxies_to(
+    name: str, rendered: dict[str, list[Manifest]]
+) -> None:
+    manifests = rendered[name]
+    frontend = frontend_of(manifests)
+    policies = of_kind(manifests, "NetworkPolicy")
+    for owner in sorted(set(ROUTES.values())):
+        deployment = app_deployments(manifests)[owner]
+        [port] = deployment["spec"]["template"]["spec"]["containers"][0]["ports"]
+        selecting = [
+            p
+            for p in policies
+            if selects(p["spec"]["podSelector"]["matchLabels"], pod_labels(deployment))
+        ]
+        assert selecting, owner  # isolated: the check below means something
+        admitted = [
+            rule
+            for policy in selecting
+            for rule in policy["spec"]["ingress"]
+            if {"port": port["containerPort"], "protocol": "TCP"} in rule["ports"]
+            and any(
+                selects(peer["podSelector"]["matchLabels"], pod_labels(frontend))
+                for peer in rule["from"]
+                if "podSelector" in peer and "namespaceSelector" not in peer
+            )
+        ]
+        assert admitted, f"the frontend cannot reach {owner}"
 
 
 def test_frontend_policy_admits_only_the_ingress_controller(
@@ -804,6 +859,12 @@ def test_notes_render_the_operator_key_command_and_the_app_address() -> None:
     assert "https://shop.example/ " in text
     assert "curl -s https://shop.example/api/menu" in text
     assert "http://<ingress address>/ " in notes({})
+
+
+def test_notes_point_at_the_frontend_service_when_the_ingress_is_off() -> None:
+    text = notes({"ingress": {"enabled": False}})
+    assert f"port-forward svc/{FULLNAME}-frontend 8080:80" in text
+    assert 'namespace\n"ingress-nginx"' in text  # where a proxy of one's own must run
 
 
 def test_notes_say_when_the_browser_app_is_off() -> None:
