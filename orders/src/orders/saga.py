@@ -116,7 +116,12 @@ class KnownOrders:
         return self._orders.get(order_id)
 
     def put(self, order: Document) -> None:
-        self._orders.put(order["_id"], order)
+        if OrderStatus(order["status"]).terminal:
+            # An ended order is rarely touched again (a late reply reloads it), so memory
+            # follows the orders in flight, not the last `capacity` orders.
+            self._orders.pop(order["_id"])
+        else:
+            self._orders.put(order["_id"], order)
 
 
 class Saga:
