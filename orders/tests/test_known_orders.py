@@ -17,12 +17,15 @@ def test_the_latest_version_of_an_order_in_flight_is_remembered() -> None:
     assert known.get("a") == order("a", OrderStatus.PAID, 2)
 
 
-def test_an_ended_order_is_forgotten_so_memory_follows_the_orders_in_flight() -> None:
-    known = KnownOrders()
-    for status in (OrderStatus.DELIVERED, OrderStatus.CANCELLED):
-        known.put(order(status.value, OrderStatus.PICKED_UP, 6))
-        known.put(order(status.value, status, 7))
-        assert known.get(status.value) is None
+def test_ended_orders_have_a_short_memory_of_their_own() -> None:
+    known = KnownOrders(capacity=100, ended_capacity=2)
+    for n in range(3):
+        known.put(order(f"e{n}", OrderStatus.PICKED_UP, 6))
+        known.put(order(f"e{n}", OrderStatus.DELIVERED, 7))
+    known.put(order("flying", OrderStatus.PLACED, 1))
+    assert known.get("e0") is None  # beyond the ended orders' capacity
+    assert known.get("e2") == order("e2", OrderStatus.DELIVERED, 7)
+    assert known.get("flying") is not None  # ended orders never push out orders in flight
 
 
 def test_the_oldest_is_dropped_beyond_capacity() -> None:

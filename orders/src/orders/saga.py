@@ -109,17 +109,20 @@ class KnownOrders:
     wrong transition.
     """
 
-    def __init__(self, capacity: int = 20_000) -> None:
+    def __init__(self, capacity: int = 20_000, ended_capacity: int = 2_000) -> None:
         self._orders: Recent[str, Document] = Recent(capacity)
+        # Ended orders still get a reply or two within seconds (a capture, a courier sent
+        # home); a short memory of them saves those reads, and memory follows the orders in
+        # flight instead of the last `capacity` orders.
+        self._ended: Recent[str, Document] = Recent(ended_capacity)
 
     def get(self, order_id: str) -> Document | None:
-        return self._orders.get(order_id)
+        return self._orders.get(order_id) or self._ended.get(order_id)
 
     def put(self, order: Document) -> None:
         if OrderStatus(order["status"]).terminal:
-            # An ended order is rarely touched again (a late reply reloads it), so memory
-            # follows the orders in flight, not the last `capacity` orders.
             self._orders.pop(order["_id"])
+            self._ended.put(order["_id"], order)
         else:
             self._orders.put(order["_id"], order)
 
