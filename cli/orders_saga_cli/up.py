@@ -52,7 +52,6 @@ HTTP_GRACE_S = 2
 SERVICES_BUDGET_S = 8.0
 SERVER_STOP_S = 2.0
 RUNTIME_FILE = "runtime.json"  # where the running system is, for the other commands
-FRONTEND_DIST = Path(__file__).resolve().parents[2] / "frontend" / "dist"
 
 
 def load_secrets(data_dir: Path) -> tuple[Secrets, bool]:
@@ -171,7 +170,7 @@ def run_loop(main: Coroutine[Any, Any, int]) -> int:
 
 def run_up(*, host: str, port: int, data_dir: str, processes: bool = False) -> int:
     configure_logging()
-    frontend_build.ensure_built()
+    dist = frontend_build.ensure_built()  # built when stale; None without a build
     data = Path(data_dir).resolve()
     data.mkdir(parents=True, exist_ok=True)
     secrets, generated = load_secrets(data)
@@ -201,7 +200,6 @@ def run_up(*, host: str, port: int, data_dir: str, processes: bool = False) -> i
             + ("  (generated, kept in secrets.json)" if generated else ""),
             flush=True,
         )
-        dist = FRONTEND_DIST if (FRONTEND_DIST / "index.html").is_file() else None
         refill = (
             float(os.environ.get("REFILL_INTERVAL_S", "300")),
             int(os.environ.get("REFILL_TO", str(DEFAULT_STOCK))),
