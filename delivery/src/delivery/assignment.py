@@ -30,6 +30,9 @@ from sagakit.logs import get_logger
 
 log = get_logger("delivery.assignment")
 
+# The most deliveries one pass serves; a longer queue is served by the passes that follow.
+PASS_SIZE = 500
+
 
 class Attempt(Enum):
     ASSIGNED = "assigned"
@@ -150,7 +153,7 @@ class Assigner:
         """Give free couriers to the oldest waiting deliveries; how many were assigned."""
         async with self._one_pass_at_a_time:
             mark = self.shortage.mark()
-            idle = await self.fleet.count_idle()
+            idle = await self.fleet.count_idle(up_to=PASS_SIZE)
             if idle == 0:
                 self.shortage.seen()
                 return 0
@@ -165,6 +168,8 @@ class Assigner:
                 assigned += attempt is Attempt.ASSIGNED
             if len(waiting) < idle:  # it saw them all, and served them all
                 self.shortage.cleared(mark)
+            elif idle == PASS_SIZE:  # a full page served: more may wait behind it
+                self.poke()
             return assigned
 
     def poke(self) -> None:

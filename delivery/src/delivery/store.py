@@ -193,8 +193,16 @@ class Fleet:
         )
         return result.applied
 
-    async def count_idle(self) -> int:
-        return await self.collection.count_documents({"status": CourierStatus.IDLE.value})
+    async def count_idle(self, up_to: int) -> int:
+        """How many couriers are idle, counting no further than `up_to`.
+
+        A bounded find rather than `count_documents`: the count is an aggregation, which the
+        embedded server answers by loading every matching courier (~20 ms for 1,000 idle ones).
+        """
+        cursor = self.collection.find(
+            {"status": CourierStatus.IDLE.value}, {"_id": 1}, limit=up_to
+        )
+        return len([doc async for doc in cursor])
 
     async def busy(self) -> list[Document]:
         cursor = self.collection.find({"status": CourierStatus.BUSY.value})

@@ -41,7 +41,7 @@ INSERT = ("insert", "deliveries")
 WRITE = ("findAndModify", "deliveries")
 READ = ("find", "deliveries")
 CLAIM = ("findAndModify", "couriers")
-COUNT_IDLE = ("aggregate", "couriers")
+COUNT_IDLE = ("find", "couriers")  # a bounded find, not an aggregation
 RELEASE = ("update", "couriers")
 
 

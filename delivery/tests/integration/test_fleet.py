@@ -180,3 +180,11 @@ async def test_racing_replicas_never_double_book(
     await eventually(three_dispatches, what="the three dispatches published")
     for _, assigner in replicas:
         await assigner.stop()
+
+
+async def test_idle_couriers_are_counted_up_to_the_bound(start_delivery: Start) -> None:
+    async with start_delivery(fleet=5) as h:
+        fleet = Fleet(h.db.couriers)
+        assert await fleet.claim_idle("o1") is not None
+        assert await fleet.count_idle(up_to=3) == 3
+        assert await fleet.count_idle(up_to=10) == 4
