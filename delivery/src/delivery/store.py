@@ -76,7 +76,7 @@ def cancelled_before_request(order_id: str, *, now: int) -> Document:
 
 class Deliveries:
     def __init__(
-        self, collection: Collection, publisher: Publisher, *, cleanup_delay_s: float = 0.2
+        self, collection: Collection, publisher: Publisher, *, cleanup_delay_s: float = 1.0
     ) -> None:
         self.collection = collection
         # Published outbox entries are removed by the document's next write, or after this
@@ -199,9 +199,7 @@ class Fleet:
         A bounded find rather than `count_documents`: the count is an aggregation, which the
         embedded server answers by loading every matching courier (~20 ms for 1,000 idle ones).
         """
-        cursor = self.collection.find(
-            {"status": CourierStatus.IDLE.value}, {"_id": 1}, limit=up_to
-        )
+        cursor = self.collection.find({"status": CourierStatus.IDLE.value}, {"_id": 1}, limit=up_to)
         return len([doc async for doc in cursor])
 
     async def busy(self) -> list[Document]:

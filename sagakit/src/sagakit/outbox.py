@@ -116,8 +116,10 @@ def pending_events(doc: Mapping[str, Any]) -> list[tuple[str, str, dict[str, str
 
 @dataclass
 class _Cleanup:
-    """Published entries of one document whose removal is not written yet."""
+    """Published entries of one document whose removal is not written yet, and when the
+    removal is due (loop time) unless a write of the document removes them first."""
 
+    due: float
     event_ids: set[str] = field(default_factory=set)
     head: str | None = None
 
@@ -127,9 +129,10 @@ class OutboxRelay:
 
     Removal costs no write of its own in the common case: the next guarded write of the same
     document removes the entries published since the previous one (`take_published`). What
-    is left after `cleanup_delay_s` (the last write of a document, or writes by another
-    replica) is removed with one coalesced write per document, which also clears the
-    sweeper's marker unless events were added after those published.
+    is left `cleanup_delay_s` after a document's last publish (its last write, usually) is
+    removed with one coalesced write per document, which also clears the sweeper's marker
+    unless events were added after those published. The delay counts per document: pending
+    removals are kept in the order of their last publish, so their due times ascend.
     """
 
     def __init__(
@@ -137,7 +140,7 @@ class OutboxRelay:
         collection: Collection,
         publisher: Publisher,
         *,
-        cleanup_delay_s: float = 0.2,
+        cleanup_delay_s: float = 1.0,
         writes: WriteCoalescer | None = None,
     ) -> None:
         self.collection = collection
@@ -145,6 +148,7 @@ class OutboxRelay:
         self._publisher = publisher
         self._cleanup_delay_s = cleanup_delay_s
         self._pending: dict[Any, _Cleanup] = {}
+        self._writing: dict[Any, _Cleanup] = {}  # held back by `take_published`
         self._flusher: asyncio.Task[None] | None = None
         # Published, removal not yet written: a later write of the same document still shows
         # them in its outbox, and must not publish them again.
@@ -167,40 +171,86 @@ class OutboxRelay:
             )
             return False
         event_ids = [event_id for event_id, _, _ in events]
-        cleanup = self._pending.setdefault(doc["_id"], _Cleanup())
+        # Moved to the end, with a new due time: the order of `_pending` is that of due times.
+        cleanup = self._pending.pop(doc["_id"], None) or _Cleanup(due=0.0)
+        cleanup.due = self._due()
         cleanup.event_ids.update(event_ids)
         cleanup.head = doc.get(OUTBOX_HEAD)
+        self._pending[doc["_id"]] = cleanup
         self._published.update(event_ids)
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush_later())
+        self._ensure_flusher()
         return True
 
+    def _ensure_flusher(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_later())
+
     def take_published(self, doc_id: Any) -> list[str]:
-        """Entries of `doc_id` a write may remove now; give them back with `restore`."""
-        cleanup = self._pending.get(doc_id)
-        if cleanup is None or not cleanup.event_ids:
+        """Entries of `doc_id` a write may remove now; call `removed` or `restore` after it.
+
+        Until then the document's pending removal is held back: a removal written while the
+        write is under way would be wasted (the write removes the entries and, if it emits
+        events, replaces the sweeper's marker).
+        """
+        cleanup = self._pending.pop(doc_id, None)
+        if cleanup is None:
             return []
         taken = sorted(cleanup.event_ids)
         cleanup.event_ids.clear()
+        self._writing[doc_id] = cleanup
         return taken
 
-    def removed(self, event_ids: list[str]) -> None:
-        """A write removed these entries from their document."""
+    def removed(self, doc_id: Any, event_ids: list[str]) -> None:
+        """The write removed these entries from their document."""
         self._published.difference_update(event_ids)
+        self._hold_back_ended(doc_id, [])
 
     def restore(self, doc_id: Any, event_ids: list[str]) -> None:
-        """A write that was to remove these entries did not happen."""
-        if event_ids:
-            self._pending.setdefault(doc_id, _Cleanup()).event_ids.update(event_ids)
+        """The write that was to remove these entries did not happen."""
+        self._hold_back_ended(doc_id, event_ids)
+
+    def _hold_back_ended(self, doc_id: Any, event_ids: list[str]) -> None:
+        held = self._writing.pop(doc_id, None)
+        if held is None and not event_ids:
+            return
+        pending = self._pending.get(doc_id)
+        if pending is None:
+            pending = held or _Cleanup(due=0.0)
+            pending.due = self._due()
+            self._pending[doc_id] = pending
+            self._ensure_flusher()
+        pending.event_ids.update(event_ids)
+
+    def _due(self) -> float:
+        return asyncio.get_running_loop().time() + self._cleanup_delay_s
 
     async def _flush_later(self) -> None:
-        await asyncio.sleep(self._cleanup_delay_s)
-        await self.flush()
+        """Write removals as they fall due, until none is pending."""
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            wait = next(iter(self._pending.values())).due - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            now = loop.time()
+            due: dict[Any, _Cleanup] = {}
+            for doc_id, cleanup in self._pending.items():
+                if cleanup.due > now:
+                    break
+                due[doc_id] = cleanup
+            for doc_id in due:
+                del self._pending[doc_id]
+            # Shielded: `drain` cancelling the flusher must not abort removals under way.
+            await asyncio.shield(self._write_removals(due))
 
     async def flush(self) -> None:
         """Write every pending removal now."""
         while self._pending:
             batch, self._pending = self._pending, {}
+            await self._write_removals(batch)
+
+    async def _write_removals(self, batch: dict[Any, _Cleanup]) -> None:
+        if batch:
             try:
                 outcomes = await asyncio.gather(
                     *(self._remove(doc_id, cleanup) for doc_id, cleanup in batch.items()),
@@ -241,14 +291,19 @@ class OutboxRelay:
         """Republish outboxes whose write is older than `older_than`: left behind by a crash."""
         cutoff = now_ms() - int(older_than.total_seconds() * 1000)
         swept = 0
+        relayed: list[Any] = []
         cursor = self.collection.find({OUTBOX_SINCE: {"$lte": cutoff}}).limit(limit)
         async for doc in cursor:
             if await self.relay(doc):
                 swept += len(pending_events(doc))
+                relayed.append(doc["_id"])
         if swept:
             OUTBOX_SWEPT.labels(self.collection.name).inc(swept)
             log.info("swept outbox entries", collection=self.collection.name, events=swept)
-        await self.drain()
+        # What was swept is removed now; other documents' removals keep their due time.
+        await self._write_removals(
+            {doc_id: self._pending.pop(doc_id) for doc_id in relayed if doc_id in self._pending}
+        )
         return swept
 
 
@@ -260,7 +315,7 @@ class DocumentStore:
         collection: Collection,
         publisher: Publisher,
         *,
-        cleanup_delay_s: float = 0.2,
+        cleanup_delay_s: float = 1.0,
         max_batch: int = 200,
     ) -> None:
         self.collection = collection
@@ -302,7 +357,7 @@ class DocumentStore:
         if not written.applied:
             self.relay.restore(doc_id, published)
             return None
-        self.relay.removed(published)
+        self.relay.removed(doc_id, published)
         doc = written.doc
         if doc is None:  # deleted right after the write: nothing left to relay
             return None

@@ -18,6 +18,7 @@ from sagakit.envelope import Envelope, Message
 from sagakit.outbox import OUTBOX_SINCE, DocumentStore, Emit, Transition
 from sagakit.publisher import Publisher
 from sagakit.replies import entries
+from sagakit.testing.waiting import eventually
 
 Db = AsyncDatabase[dict[str, Any]]
 
@@ -290,6 +291,67 @@ async def test_cleanup_is_one_write_per_document_in_shared_round_trips(
         async for doc in db.orders.find({}):
             assert doc["outbox"] == {} and OUTBOX_SINCE not in doc
         assert len(await published(redis, stream)) == 20
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
+async def test_a_pending_removal_waits_for_a_write_of_its_document_under_way(
+    mongo_url: str, redis: Redis, namespace: str
+) -> None:
+    """A write slower than the cleanup delay removes the entries itself: no removal of its
+    own is written meanwhile, and the document ends clean after the delay."""
+    stream = f"{namespace}.orders.events"
+    updates = UpdateLog("orders")
+    client = mongo_client(mongo_url, event_listeners=[updates])
+    db = client[f"t_{uuid.uuid4().hex[:12]}"]
+    try:
+        store = DocumentStore(db.orders, Publisher(redis), cleanup_delay_s=0.05)
+        await store.insert(
+            {"_id": "o1", "status": "placed", "version": 1},
+            emit=[status_event(stream, "o1", "placed", 1)],
+        )
+        taken = store.relay.take_published("o1")  # a write of o1 starts...
+        assert len(taken) == 1
+        await asyncio.sleep(0.2)  # ...and outlasts the delay
+        assert updates.batches == []  # nothing was written for o1 meanwhile
+        store.relay.restore("o1", taken)  # the write did not happen after all
+        await eventually(lambda: updates.batches != [], what="the removal, a delay later")
+        assert updates.batches == [["o1"]]
+        doc = await db.orders.find_one({"_id": "o1"})
+        assert doc is not None and doc["outbox"] == {} and OUTBOX_SINCE not in doc
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
+async def test_each_document_waits_its_own_delay_before_its_removal(
+    mongo_url: str, redis: Redis, namespace: str
+) -> None:
+    """A busy collection does not flush every removal at once: a document written just now
+    keeps its published entries for the next write to remove."""
+    stream = f"{namespace}.orders.events"
+    updates = UpdateLog("orders")
+    client = mongo_client(mongo_url, event_listeners=[updates])
+    db = client[f"t_{uuid.uuid4().hex[:12]}"]
+    try:
+        store = DocumentStore(db.orders, Publisher(redis), cleanup_delay_s=2.0)
+        for order_id in ("old", "new"):
+            await store.insert(
+                {"_id": order_id, "status": "placed", "version": 1},
+                emit=[status_event(stream, order_id, "placed", 1)],
+            )
+            if order_id == "old":
+                await asyncio.sleep(1.5)
+        await eventually(lambda: updates.batches != [], what="the removal of the older one")
+        assert [i for batch in updates.batches for i in batch] == ["old"]  # "new" is not due
+        paid = await store.apply("new", pay(stream, "new", consumed="m1"))
+        assert paid is not None  # the transition itself removed v1:
+        assert [e["fields"]["version"] for e in paid["outbox"].values()] == ["2"]
+        await store.relay.drain()
+        assert [i for batch in updates.batches for i in batch] == ["old", "new"]  # v2's removal
+        events = await published(redis, stream)
+        assert sorted((e.key, e.version) for e in events) == [("new", 1), ("new", 2), ("old", 1)]
     finally:
         await client.drop_database(db.name)
         await client.close()
