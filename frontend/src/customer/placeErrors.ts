@@ -54,6 +54,10 @@ export function describePlaceError(error: unknown, nameOf: (itemId: string) => s
   if (!(error instanceof ApiError)) {
     return failure(`Something went wrong while placing the order. ${SAFE_RETRY}`);
   }
+  if (error.status === 503 && error.code === "overloaded") {
+    // Load shed by admission control: nothing was written, so the same key is sent again.
+    return failure(`We're very busy — please try again in a few seconds. Your cart is kept. ${SAFE_RETRY}`);
+  }
   if (error.status >= 500) {
     const wait = error.retryAfterS !== null ? `in ${error.retryAfterS} s` : "in a moment";
     const what = error.status === 503 ? "The service is busy or briefly unavailable" : `The server failed (HTTP ${error.status})`;

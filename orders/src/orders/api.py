@@ -36,7 +36,8 @@ from orders.schemas import (
 from orders.store import MenuStore
 from saga_contracts.messages import OrderStatus
 from saga_contracts.tokens import token_matches
-from sagakit.web import operator_only
+from sagakit.admission import AdmissionControl
+from sagakit.web import operator_only, shed_when_overloaded
 
 
 @dataclass(frozen=True)
@@ -118,14 +119,22 @@ def menu_item(doc: dict[str, Any]) -> MenuItem:
     )
 
 
-def customer_router() -> APIRouter:
+def customer_router(admission: AdmissionControl) -> APIRouter:
+    """Customer routes. Only placing an order is ever shed (503 `overloaded`, before anything
+    is read or written); reads and cancels are always served."""
     router = APIRouter(prefix="/api", tags=["customer"])
 
     @router.get("/menu", response_model=list[MenuItem])
     async def get_menu(context: Context) -> list[MenuItem]:
         return [menu_item(doc) for doc in await context.menu.menu()]
 
-    @router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderCreated)
+    @router.post(
+        "/orders",
+        status_code=status.HTTP_201_CREATED,
+        response_model=OrderCreated,
+        dependencies=[shed_when_overloaded(admission)],
+        responses={503: {"description": "overloaded (code `overloaded`): retry after Retry-After"}},
+    )
     async def place_order(
         body: PlaceOrderRequest, context: Context, idempotency_key: IdempotencyKey = None
     ) -> OrderCreated:

@@ -1,4 +1,5 @@
-"""Wiring of the orders service: stores, saga, consumers, deadlines, sweepers, HTTP routes."""
+"""Wiring of the orders service: stores, saga, consumers, deadlines, sweepers, admission control,
+HTTP routes."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from orders.stock import ReservationJanitor
 from orders.store import IdempotencyStore, MenuStore
 from saga_contracts.secrets import Secrets
 from saga_contracts.topology import Groups, Streams
+from sagakit.admission import AdmissionControl, AdmissionGate, BacklogProbe
 from sagakit.deadlines import DeadlineScheduler
 from sagakit.lifecycle import Periodic
 from sagakit.logs import configure_logging, get_logger
@@ -26,6 +28,34 @@ from sagakit.settings import ConnectionSettings, WorkerSettings
 from sagakit.web import ServiceApp, install_common
 
 log = get_logger("orders")
+
+
+def saga_groups(streams: Streams) -> dict[str, list[str]]:
+    """The consumer groups whose backlog delays orders: the orders service's own and the
+    participants' on every stream. Not notifications (the read side: its lag does not hold
+    an order back, and its outage must not stop orders being taken)."""
+    return {
+        stream: [group for group in groups if group != Groups.NOTIFICATIONS]
+        for stream, groups in streams.readers().items()
+    }
+
+
+def admission_control(
+    settings: OrdersSettings, runtime: ServiceRuntime, streams: Streams
+) -> AdmissionControl:
+    interval_s = settings.admission_sample_interval_s
+    return AdmissionControl(
+        "orders",
+        BacklogProbe.connect(runtime.connections.redis_url, saga_groups(streams)),
+        AdmissionGate(
+            settings.admission_max_backlog,
+            resume_ratio=settings.admission_resume_ratio,
+            # a few missed samples keep the decision; then it expires (admit)
+            stale_after_s=max(2.0, 8 * interval_s),
+        ),
+        interval_s=interval_s,
+        retry_after_s=settings.admission_retry_after_s,
+    )
 
 
 def build_service(
@@ -91,6 +121,8 @@ def build_service(
         required_groups=streams.readers(),
     )
     runtime.add(deadlines)
+    admission = admission_control(settings, runtime, streams)
+    runtime.add(admission)
     runtime.add(Periodic("orders:outbox-sweep", sweep_outboxes, settings.outbox_sweep_interval_s))
     runtime.add(
         Periodic(
@@ -108,7 +140,8 @@ def build_service(
         refill=StockRefill(menu, refill_runs, streams),
         tracking_secret=secrets.tracking_secret.get_secret_value(),
     )
-    app.include_router(customer_router())
+    app.state.admission = admission
+    app.include_router(customer_router(admission))
     app.include_router(operator_router(secrets.operator_api_key.get_secret_value()))
     install_common(
         app, service="orders", health=runtime.health, max_body_bytes=settings.max_body_bytes

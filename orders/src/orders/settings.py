@@ -28,6 +28,14 @@ class OrdersSettings(BaseSettings):
     outbox_sweep_age_s: float = Field(5.0, ge=0)
     reservation_grace_s: float = Field(60.0, gt=0)
 
+    # Admission control (docs/ARCHITECTURE.md, "Overload protection"): POST /api/orders answers
+    # 503 while the saga's consumer groups have more than ADMISSION_MAX_BACKLOG entries to
+    # finish (lag + pending; 0 = never shed), until the backlog is back to RESUME_RATIO of it.
+    admission_max_backlog: int = Field(5000, ge=0)
+    admission_resume_ratio: float = Field(0.8, ge=0, lt=1)
+    admission_sample_interval_s: float = Field(0.25, gt=0)
+    admission_retry_after_s: int = Field(1, ge=1, le=3600)
+
     def timeout_ms(self, status: OrderStatus) -> int | None:
         step = DEADLINE_STEP.get(status)
         if step is None:

@@ -22,6 +22,13 @@ class GroupStats:
     lag: int | None
     last_delivered_id: str
 
+    @property
+    def backlog(self) -> int:
+        """Entries the group has yet to finish: not yet delivered (its lag) plus delivered but
+        not acknowledged (pending). When Redis cannot tell the lag (None: an entry deleted
+        ahead of the group, or Redis < 7) only the pending entries are counted."""
+        return self.pending + (self.lag or 0)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "stream": self.stream,
@@ -33,12 +40,8 @@ class GroupStats:
         }
 
 
-async def group_stats(redis: Redis, stream: str) -> list[GroupStats]:
-    """Every group on the stream; empty when the stream does not exist."""
-    try:
-        groups = await redis.xinfo_groups(stream)
-    except ResponseError:
-        return []
+def _parse_groups(stream: str, groups: list[dict[str, Any]]) -> list[GroupStats]:
+    """XINFO GROUPS' answer as GroupStats (`lag` is None where Redis cannot compute it)."""
     return [
         GroupStats(
             stream=stream,
@@ -50,6 +53,34 @@ async def group_stats(redis: Redis, stream: str) -> list[GroupStats]:
         )
         for g in groups
     ]
+
+
+async def group_stats(redis: Redis, stream: str) -> list[GroupStats]:
+    """Every group on the stream; empty when the stream does not exist."""
+    try:
+        groups = await redis.xinfo_groups(stream)
+    except ResponseError:
+        return []
+    return _parse_groups(stream, groups)
+
+
+async def group_stats_of(redis: Redis, streams: Iterable[str]) -> dict[str, list[GroupStats]]:
+    """`group_stats` of several streams in one pipelined round trip. A stream that does not
+    exist has no groups; a lost connection raises."""
+    names = list(streams)
+    async with redis.pipeline(transaction=False) as pipe:
+        for stream in names:
+            pipe.xinfo_groups(stream)
+        answers = await pipe.execute(raise_on_error=False)
+    found: dict[str, list[GroupStats]] = {}
+    for stream, answer in zip(names, answers, strict=True):
+        if isinstance(answer, ResponseError):  # no such stream (yet)
+            found[stream] = []
+        elif isinstance(answer, BaseException):
+            raise answer
+        else:
+            found[stream] = _parse_groups(stream, answer)
+    return found
 
 
 async def safe_trim_id(

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the runtime. Labels are bounded: stream, group, message type, reason."""
+"""Prometheus metrics of the runtime. Labels are bounded: stream, group, message type, reason,
+service."""
 
 from __future__ import annotations
 
@@ -46,3 +47,14 @@ WRITE_BATCH_SIZE = Histogram(
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )
 DEADLINES_FIRED = Counter("sagakit_deadlines_fired_total", "Deadlines fired", ["collection"])
+ADMISSION_BACKLOG = Gauge(
+    "sagakit_admission_backlog",
+    "Entries the watched consumer groups have yet to finish (lag + pending), last sample",
+    ["service"],
+)
+ADMISSION_SHEDDING = Gauge(
+    "sagakit_admission_shedding", "1 while new work is refused because of the backlog", ["service"]
+)
+ADMISSION_SHED = Counter(
+    "sagakit_admission_shed_total", "Requests refused (503) because of the backlog", ["service"]
+)

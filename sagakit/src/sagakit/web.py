@@ -1,5 +1,6 @@
 """HTTP pieces every service shares (extra `sagakit[web]`): health routes, metrics with route
-templates as labels, a request body limit, the operator key, and 5xx-proof error handling."""
+templates as labels, a request body limit, the operator key, load shedding (admission control)
+and 5xx-proof error handling."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sagakit.admission import AdmissionControl
 from sagakit.connections import TRANSIENT_ERRORS
 from sagakit.health import Health
 from sagakit.logs import describe, get_logger
@@ -184,6 +186,27 @@ def operator_key_dependency(expected: Callable[[], str]) -> Callable[..., Awaita
 def operator_only(expected: Callable[[], str]) -> Any:
     """`dependencies=[operator_only(...)]` for a router or route."""
     return Depends(operator_key_dependency(expected))
+
+
+def admission_dependency(control: AdmissionControl) -> Callable[[], Awaitable[None]]:
+    """A dependency answering `503 {"detail": {"code": "overloaded", "retry_after_s": N}}` with
+    `Retry-After: N` while `control` sheds; it runs before the route does anything."""
+
+    async def admit() -> None:
+        if control.shedding():
+            control.count_shed()
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                detail={"code": "overloaded", "retry_after_s": control.retry_after_s},
+                headers={"Retry-After": str(control.retry_after_s)},
+            )
+
+    return admit
+
+
+def shed_when_overloaded(control: AdmissionControl) -> Any:
+    """`dependencies=[shed_when_overloaded(control)]` for a route that starts new work."""
+    return Depends(admission_dependency(control))
 
 
 def install_common(app: FastAPI, *, service: str, health: Health, max_body_bytes: int) -> None:

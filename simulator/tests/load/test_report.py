@@ -150,6 +150,21 @@ def test_json_has_every_figure() -> None:
     assert data["last_line"] == format_text(result, figs).splitlines()[-1]
 
 
+def test_shed_orders_are_counted_apart_and_never_as_accepted() -> None:
+    result = synthetic_run()
+    for n in (4, 5):
+        shed = OrderRecord(n, 0.35, contents(n), tracked=True, sent=0.35, responded=0.36)
+        shed.placement, shed.detail = Placement.SHED, "overloaded"
+        result.records.append(shed)
+    figs = figures(result)
+    assert (figs.planned, figs.sent, figs.accepted, figs.shed) == (6, 6, 3, 2)
+    assert figs.failed == {} and sum(figs.outcomes.values()) == 3
+    text = format_text(result, figs)
+    assert re.search(r"^  shed +2 ", text, re.M)
+    assert LAST_LINE.match(text.splitlines()[-1])
+    assert as_json(result, figs)["orders"]["shed"] == 2
+
+
 def test_an_untracked_orders_end_is_estimated_from_its_timeline() -> None:
     record = OrderRecord(0, 0.0, contents(0), tracked=False, sent=0.0, responded=0.5)
     timeline = [

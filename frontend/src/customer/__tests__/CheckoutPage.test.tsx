@@ -136,6 +136,33 @@ describe("placing the order", () => {
     expect(new Set(keys).size).toBe(1);
   });
 
+  it("on a load shed (503 overloaded) says we're busy, keeps the cart and the key, and the retry places it", async () => {
+    const { calls } = mockFetch({
+      "GET /api/menu": json(200, MENU),
+      "POST /api/orders": [
+        json(503, { detail: { code: "overloaded", retry_after_s: 1 } }, { "Retry-After": "1" }),
+        json(201, CREATED),
+      ],
+    });
+    const user = setupUser();
+    renderCheckout();
+    await fillValid(user);
+
+    await user.click(placeOrder());
+    const alert = await screen.findByRole("alert");
+    expect(alert).toHaveTextContent("We're very busy — please try again in a few seconds");
+    await waitFor(() => expect(alert).toHaveFocus());
+    expect(screen.queryByTestId("location")).toBeNull();
+    expect(localStorage.getItem(CART_KEY)).not.toBeNull();
+    expect(JSON.parse(localStorage.getItem(ATTEMPT_KEY)!).key).toBe(keysSent(calls)[0]);
+
+    await user.click(placeOrder());
+    expect(await screen.findByTestId("location")).toHaveTextContent(`/track/${ORDER_ID}`);
+    const keys = keysSent(calls);
+    expect(keys).toHaveLength(2);
+    expect(keys[1]).toBe(keys[0]);
+  });
+
   it("uses a new key when the customer details or the cart change, and after success", async () => {
     const { calls } = mockFetch({
       "GET /api/menu": json(200, MENU),

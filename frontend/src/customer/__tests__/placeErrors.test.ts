@@ -16,6 +16,13 @@ describe("describePlaceError", () => {
     }
   });
 
+  it("says the shop is very busy on a load shed (503 overloaded), and keeps the key", () => {
+    const failure = describePlaceError(new ApiError(503, { code: "overloaded", retry_after_s: 1 }, 1), nameOf);
+    expect(failure.message).toContain("We're very busy — please try again in a few seconds.");
+    expect(failure.message).toContain("never be placed twice");
+    expect(failure).toMatchObject({ forgetKey: false, refreshMenu: false, itemId: null });
+  });
+
   it("names the out-of-stock item and asks for the menu again", () => {
     const failure = describePlaceError(new ApiError(409, { code: "out_of_stock", item_id: "funghi" }, null), nameOf);
     expect(failure).toMatchObject({ itemId: "funghi", refreshMenu: true });

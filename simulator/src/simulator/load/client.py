@@ -87,10 +87,16 @@ class Api:
         response.raise_for_status()
         return {item["id"]: int(item["stock"]) for item in response.json()}
 
-    async def place(self, contents: OrderContents) -> tuple[Placed, int]:
+    async def place(
+        self, contents: OrderContents, *, unanswered_before: bool = False
+    ) -> tuple[Placed, int]:
         """POST the order, repeating it with its Idempotency-Key while the answer is unknown
-        (no answer, 5xx, or the first attempt still in flight). Returns the answer and how
-        many times the POST was repeated."""
+        (no answer, 5xx other than a load shed, or the first attempt still in flight).
+        Returns the answer and how many times the POST was repeated.
+
+        A load shed is final only if no earlier attempt went unanswered (`unanswered_before`:
+        in an earlier call): that attempt may have placed the order, and the shed retry says
+        nothing about it, so the order stays unknown and is asked for again later."""
         headers = {"Idempotency-Key": contents.idempotency_key}
         last = Placed(Placement.UNKNOWN, "no attempt")
         for attempt in range(PLACE_ATTEMPTS):
@@ -105,6 +111,8 @@ class Api:
                 self._errors[last.detail] += 1
                 continue
             answer = _placed(response)
+            if answer.placement is Placement.SHED and (attempt or unanswered_before):
+                answer = Placed(Placement.UNKNOWN, "POST 503 overloaded after an unanswered try")
             if answer.placement is not Placement.UNKNOWN:
                 return answer, attempt
             last = answer
@@ -165,6 +173,10 @@ def _placed(response: httpx.Response) -> Placed:
         return Placed(Placement.UNKNOWN, f"POST 409 {detail}")
     if code == 409:
         return Placed(Placement.REJECTED, detail or "409")
+    if code == 503 and detail == "overloaded":
+        # Load shed: nothing was written, so it is final (an open-loop generator does not
+        # come back after Retry-After; the next scheduled order is a new customer).
+        return Placed(Placement.SHED, detail)
     if code >= 500 or code == 429:
         return Placed(Placement.UNKNOWN, f"POST {code}")
     return Placed(Placement.FAILED, f"POST {code} {detail}".strip())

@@ -19,6 +19,7 @@ class Placement(StrEnum):
     PENDING = "pending"  # not sent yet
     ACCEPTED = "accepted"  # 201
     REJECTED = "rejected"  # 409 out_of_stock: the system said no, correctly
+    SHED = "shed"  # 503 overloaded: refused before anything was written (admission control)
     FAILED = "failed"  # an answer that is neither (e.g. 422)
     UNKNOWN = "unknown"  # no answer despite retries: it may or may not exist
 

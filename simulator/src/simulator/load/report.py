@@ -67,6 +67,7 @@ class Figures:
     sent: int
     accepted: int
     rejected: Counter[str]
+    shed: int  # 503 overloaded: refused by admission control, never accepted
     failed: Counter[str]
     unknown: int
     tracked: int
@@ -115,6 +116,7 @@ def figures(result: RunResult) -> Figures:
         sent=len(sent),
         accepted=len(accepted),
         rejected=Counter(r.detail for r in records if r.placement is Placement.REJECTED),
+        shed=sum(r.placement is Placement.SHED for r in records),
         failed=Counter(r.detail for r in records if r.placement is Placement.FAILED),
         unknown=sum(r.placement is Placement.UNKNOWN for r in records),
         tracked=len(tracked),
@@ -215,6 +217,7 @@ def format_text(result: RunResult, figs: Figures) -> str:
         f"  placed         {figs.sent:>7}   {figs.sent_per_s:.1f}/s over the schedule",
         f"  accepted       {figs.accepted:>7}",
         f"  rejected       {sum(figs.rejected.values()):>7}   {_counted(figs.rejected)}",
+        f"  shed           {figs.shed:>7}   (503 overloaded: refused before anything was written)",
         f"  failed         {sum(figs.failed.values()):>7}   {_counted(figs.failed)}",
         f"  unknown        {figs.unknown:>7}   (no answer, even repeated with its key)",
         f"  completed      {figs.completed:>7}   {figs.completed_per_s:.1f}/s = terminal orders "
@@ -277,6 +280,7 @@ def as_json(result: RunResult, figs: Figures) -> dict[str, Any]:
             "placed": figs.sent,
             "accepted": figs.accepted,
             "rejected": dict(figs.rejected),
+            "shed": figs.shed,
             "failed": dict(figs.failed),
             "unknown": figs.unknown,
             "tracked": figs.tracked,

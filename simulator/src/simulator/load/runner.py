@@ -172,7 +172,9 @@ class _Run:
 
     async def _answer(self, record: OrderRecord) -> None:
         try:
-            placed, retries = await self.api.place(record.contents)
+            placed, retries = await self.api.place(
+                record.contents, unanswered_before=record.placement is Placement.UNKNOWN
+            )
         except asyncio.CancelledError:
             record.placement, record.detail = Placement.UNKNOWN, "no answer before the deadline"
             raise

@@ -1,0 +1,133 @@
+"""Admission control's decision (hysteresis, staleness) and its sampler, without Redis."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sagakit.admission import AdmissionControl, AdmissionGate
+
+limits = st.integers(min_value=1, max_value=100_000)
+ratios = st.floats(min_value=0.0, max_value=0.99, allow_nan=False)
+samples = st.lists(st.one_of(st.none(), st.integers(min_value=0, max_value=200_000)), max_size=60)
+
+
+@given(limit=limits, ratio=ratios, backlogs=samples)
+def test_hysteresis_sheds_above_the_limit_resumes_at_the_low_mark_holds_between(
+    limit: int, ratio: float, backlogs: list[int | None]
+) -> None:
+    gate = AdmissionGate(limit, resume_ratio=ratio, stale_after_s=10.0)
+    assert 0 <= gate.resume_at < limit
+    before = False
+    for t, backlog in enumerate(backlogs):  # one sample a second: never stale
+        gate.observe(backlog, now=float(t))
+        now = gate.shedding(float(t))
+        if backlog is None:
+            assert now == before  # an unknown sample changes nothing
+        elif backlog > limit:
+            assert now
+        elif backlog <= gate.resume_at:
+            assert not now
+        else:
+            assert now == before  # inside the band: no flapping
+        before = now
+
+
+@given(limit=limits, ratio=ratios, backlogs=samples)
+def test_every_change_of_decision_crossed_the_whole_band(
+    limit: int, ratio: float, backlogs: list[int | None]
+) -> None:
+    gate = AdmissionGate(limit, resume_ratio=ratio, stale_after_s=10.0)
+    before = False
+    for t, backlog in enumerate(backlogs):
+        gate.observe(backlog, now=float(t))
+        now = gate.shedding(float(t))
+        if now and not before:
+            assert backlog is not None and backlog > limit
+        if before and not now:
+            assert backlog is not None and backlog <= gate.resume_at
+        before = now
+
+
+@given(backlogs=samples)
+def test_a_limit_of_zero_never_sheds(backlogs: list[int | None]) -> None:
+    gate = AdmissionGate(0)
+    for t, backlog in enumerate(backlogs):
+        gate.observe(backlog, now=float(t))
+        assert not gate.shedding(float(t))
+
+
+def test_the_documented_defaults_shed_above_5000_and_resume_at_4000() -> None:
+    gate = AdmissionGate(5000)
+    gate.observe(5000, now=0.0)
+    assert not gate.shedding(0.0)
+    gate.observe(5001, now=0.1)
+    assert gate.shedding(0.1)
+    gate.observe(4001, now=0.2)
+    assert gate.shedding(0.2)
+    gate.observe(4000, now=0.3)
+    assert not gate.shedding(0.3)
+
+
+def test_a_decision_expires_when_no_sample_confirms_it() -> None:
+    gate = AdmissionGate(10, stale_after_s=2.0)
+    gate.observe(11, now=0.0)
+    gate.observe(None, now=1.0)  # Redis did not answer: the decision holds for a while ...
+    assert gate.shedding(2.0)
+    assert not gate.shedding(2.5)  # ... and then it is not known to be behind any more
+    gate.observe(9, now=3.0)  # inside the band after an expired decision: admit
+    assert not gate.shedding(3.0)
+    gate.observe(11, now=3.1)
+    assert gate.shedding(3.1)
+
+
+@pytest.mark.parametrize(
+    ("limit", "ratio", "stale"), [(-1, 0.8, 1.0), (10, 1.0, 1.0), (10, -0.1, 1.0), (10, 0.8, 0.0)]
+)
+def test_nonsense_settings_are_refused(limit: int, ratio: float, stale: float) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        AdmissionGate(limit, resume_ratio=ratio, stale_after_s=stale)
+
+
+class FakeProbe:
+    def __init__(self) -> None:
+        self.backlog: int | Exception = 0
+
+    async def sample(self) -> int:
+        if isinstance(self.backlog, Exception):
+            raise self.backlog
+        return self.backlog
+
+    async def aclose(self) -> None:
+        pass
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_the_sampler_feeds_the_gate_and_an_unreachable_redis_ends_in_admitting() -> None:
+    probe, clock = FakeProbe(), FakeClock()
+    control = AdmissionControl(
+        "unit-test", probe, AdmissionGate(100, stale_after_s=1.0), retry_after_s=2, clock=clock
+    )
+    await control.sample_once()
+    assert not control.shedding()
+    probe.backlog = 101
+    await control.sample_once()
+    assert control.shedding() and control.retry_after_s == 2
+    probe.backlog = ConnectionError("Redis went away")
+    clock.now += 0.5
+    await control.sample_once()  # never raises
+    assert control.shedding()  # one missed sample keeps the decision
+    clock.now += 1.0
+    await control.sample_once()
+    assert not control.shedding()  # Redis unreachable is not a reason to refuse orders
+    probe.backlog = 50
+    await control.sample_once()
+    assert not control.shedding()
