@@ -33,6 +33,8 @@ from harness import (
     simulate_args,
 )
 
+# The lines of `simulate`'s report printed for each run, besides its last line.
+REPORT_LINES = ("accepted ", "shed ", "POST answer ", "terminal ")
 COMPLETED = re.compile(r"^\s+completed\s+(\d+)", re.MULTILINE)
 
 
@@ -95,6 +97,15 @@ def main() -> None:
                 used.subtract(before)
                 last = out.strip().splitlines()[-1] if out.strip() else "(no output)"
                 print(f"run {run + 1}: {last}", flush=True)
+                print(
+                    "".join(
+                        line + "\n"
+                        for line in out.splitlines()
+                        if line.strip().startswith(REPORT_LINES)
+                    ),
+                    end="",
+                    flush=True,
+                )
                 if "invariants ok" not in last:  # what failed, and the errors the run met
                     print(section(out, "invariants") + section(out, "errors"), end="", flush=True)
                 if (done := COMPLETED.search(out)) and int(done.group(1)) > 0:
