@@ -40,8 +40,12 @@ async def let_participant_catch_up(app: OrdersUnderTest) -> None:
         await app.redis.xack(stream, Groups.PAYMENTS, *(entry_id for entry_id, _ in read[0][1]))
 
 
-def shed_total(metrics: str) -> float:
-    found = re.search(r'^sagakit_admission_shed_total\{service="orders"\} (\S+)$', metrics, re.M)
+def shed_total(metrics: str, reason: str = "backlog") -> float:
+    found = re.search(
+        rf'^sagakit_admission_shed_total\{{reason="{reason}",service="orders"\}} (\S+)$',
+        metrics,
+        re.M,
+    )
     return float(found.group(1)) if found else 0.0
 
 
@@ -116,3 +120,32 @@ async def test_a_limit_of_zero_never_sheds(start_orders: StartOrders) -> None:
     await make_participant_fall_behind(app, 50)
     await admission(app).sample_once()
     assert (await app.place()).status_code == 201
+
+
+async def test_too_many_placements_in_flight_refuses_one_more_and_writes_nothing(
+    start_orders: StartOrders,
+) -> None:
+    """Past capacity the requests queue in front of the handlers, where no stream shows them:
+    one over the in-flight limit is refused at once."""
+    app = await start_orders(admission_max_in_flight=2)
+    db = app.service.runtime.db
+    control = admission(app)
+    assert control.admit() is None and control.admit() is None  # two placements under way
+    metrics = (await app.client.get("/metrics")).text
+    assert 'sagakit_admission_in_flight{service="orders"} 2.0' in metrics
+
+    refused = await app.place(**{"Idempotency-Key": "crowded-1"})
+
+    assert refused.status_code == 503, refused.text
+    assert refused.json() == {"detail": {"code": "overloaded", "retry_after_s": 1}}
+    assert await db.orders.count_documents({}) == 0
+    assert await db.idempotency_keys.find_one({"_id": "crowded-1"}) is None
+    assert await stock_of(app, "margherita") == DEFAULT_STOCK
+    metrics = (await app.client.get("/metrics")).text
+    assert shed_total(metrics, "in_flight") == 1
+
+    control.done()  # one of them was answered
+    accepted = await app.place(**{"Idempotency-Key": "crowded-1"})
+    assert accepted.status_code == 201, accepted.text
+    assert control.in_flight == 1  # the answered request left again
+    assert await db.orders.count_documents({}) == 1

@@ -55,6 +55,7 @@ def admission_control(
         ),
         interval_s=interval_s,
         retry_after_s=settings.admission_retry_after_s,
+        max_in_flight=settings.admission_max_in_flight,
     )
 
 

@@ -6,15 +6,20 @@ has hysteresis: shedding starts when the backlog exceeds `max_backlog` and stops
 is back to `resume_ratio` of it, so it does not flap around one value. Refusing is the
 caller's job (e.g. a 503 with Retry-After); this module only says whether to.
 
+A backlog in the streams shows only what was accepted. Past capacity the requests themselves
+queue in front of the handlers (every one waiting on the same busy event loop and database),
+where no stream shows them; so the number of admitted requests not yet answered is limited too
+(`max_in_flight`): one over it is refused at once, before it adds to the queue.
+
 When the backlog cannot be sampled (Redis unreachable or too slow), the last decision holds
 for `stale_after_s` and then expires to admitting: an unreachable Redis is readiness' business,
 and a saga that cannot be measured is not thereby known to be behind.
 
     probe = BacklogProbe.connect(redis_url, {"payments.events": ["orders"]})
-    control = AdmissionControl("orders", probe, AdmissionGate(max_backlog=5000))
+    control = AdmissionControl("orders", probe, AdmissionGate(max_backlog=1000), max_in_flight=32)
     runtime.add(control)
     ...
-    if control.shedding(): refuse
+    if control.admit() is not None: refuse, else handle and then control.done()
 """
 
 from __future__ import annotations
@@ -30,7 +35,12 @@ from sagakit.connections import redis_client
 from sagakit.lifecycle import Periodic
 from sagakit.logs import describe, get_logger
 from sagakit.maintenance import group_stats_of
-from sagakit.metrics import ADMISSION_BACKLOG, ADMISSION_SHED, ADMISSION_SHEDDING
+from sagakit.metrics import (
+    ADMISSION_BACKLOG,
+    ADMISSION_IN_FLIGHT,
+    ADMISSION_SHED,
+    ADMISSION_SHEDDING,
+)
 
 log = get_logger("sagakit.admission")
 
@@ -133,11 +143,16 @@ class AdmissionControl:
         *,
         interval_s: float = 0.25,
         retry_after_s: int = 1,
+        max_in_flight: int = 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if max_in_flight < 0:
+            raise ValueError("max_in_flight must be >= 0 (0 disables)")
         self.service = service
         self.gate = gate
         self.retry_after_s = retry_after_s
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
         self._probe = probe
         self._clock = clock
         self._sampler = Periodic(f"{service}:admission", self.sample_once, interval_s)
@@ -145,7 +160,10 @@ class AdmissionControl:
         self._sampling_failed = False
         self._backlog = ADMISSION_BACKLOG.labels(service)
         self._shedding_gauge = ADMISSION_SHEDDING.labels(service)
-        self._shed = ADMISSION_SHED.labels(service)
+        self._in_flight_gauge = ADMISSION_IN_FLIGHT.labels(service)
+        self._shed = {
+            reason: ADMISSION_SHED.labels(service, reason) for reason in ("backlog", "in_flight")
+        }
 
     async def start(self) -> None:
         if self.gate.enabled:
@@ -166,8 +184,24 @@ class AdmissionControl:
                 log.info("admitting new work again", service=self.service)
         return shedding
 
-    def count_shed(self) -> None:
-        self._shed.inc()
+    def admit(self) -> str | None:
+        """Admit one request (then call `done` once it is answered), or the reason it is
+        refused: "backlog" or "in_flight"."""
+        if self.shedding():
+            refused = "backlog"
+        elif self.max_in_flight and self.in_flight >= self.max_in_flight:
+            refused = "in_flight"
+        else:
+            self.in_flight += 1
+            self._in_flight_gauge.set(self.in_flight)
+            return None
+        self._shed[refused].inc()
+        return refused
+
+    def done(self) -> None:
+        """An admitted request was answered."""
+        self.in_flight -= 1
+        self._in_flight_gauge.set(self.in_flight)
 
     async def sample_once(self) -> None:
         """One sample into the gate; never raises (a failure is an unknown sample)."""

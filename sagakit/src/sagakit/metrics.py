@@ -56,5 +56,10 @@ ADMISSION_SHEDDING = Gauge(
     "sagakit_admission_shedding", "1 while new work is refused because of the backlog", ["service"]
 )
 ADMISSION_SHED = Counter(
-    "sagakit_admission_shed_total", "Requests refused (503) because of the backlog", ["service"]
+    "sagakit_admission_shed_total",
+    "Requests refused (503 overloaded), by reason: backlog or in_flight",
+    ["service", "reason"],
+)
+ADMISSION_IN_FLIGHT = Gauge(
+    "sagakit_admission_in_flight", "Admitted requests not yet answered", ["service"]
 )

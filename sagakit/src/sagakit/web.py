@@ -188,18 +188,22 @@ def operator_only(expected: Callable[[], str]) -> Any:
     return Depends(operator_key_dependency(expected))
 
 
-def admission_dependency(control: AdmissionControl) -> Callable[[], Awaitable[None]]:
+def admission_dependency(control: AdmissionControl) -> Callable[[], AsyncIterator[None]]:
     """A dependency answering `503 {"detail": {"code": "overloaded", "retry_after_s": N}}` with
-    `Retry-After: N` while `control` sheds; it runs before the route does anything."""
+    `Retry-After: N` when `control` refuses (a backlog, or too many requests in flight); it
+    runs before the route does anything, and counts the request in flight until it ends."""
 
-    async def admit() -> None:
-        if control.shedding():
-            control.count_shed()
+    async def admit() -> AsyncIterator[None]:
+        if control.admit() is not None:
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
                 detail={"code": "overloaded", "retry_after_s": control.retry_after_s},
                 headers={"Retry-After": str(control.retry_after_s)},
             )
+        try:
+            yield
+        finally:
+            control.done()
 
     return admit
 

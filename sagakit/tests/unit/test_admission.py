@@ -58,15 +58,15 @@ def test_a_limit_of_zero_never_sheds(backlogs: list[int | None]) -> None:
         assert not gate.shedding(float(t))
 
 
-def test_the_documented_defaults_shed_above_5000_and_resume_at_4000() -> None:
-    gate = AdmissionGate(5000)
-    gate.observe(5000, now=0.0)
+def test_the_documented_defaults_shed_above_1000_and_resume_at_800() -> None:
+    gate = AdmissionGate(1000)
+    gate.observe(1000, now=0.0)
     assert not gate.shedding(0.0)
-    gate.observe(5001, now=0.1)
+    gate.observe(1001, now=0.1)
     assert gate.shedding(0.1)
-    gate.observe(4001, now=0.2)
+    gate.observe(801, now=0.2)
     assert gate.shedding(0.2)
-    gate.observe(4000, now=0.3)
+    gate.observe(800, now=0.3)
     assert not gate.shedding(0.3)
 
 
@@ -131,3 +131,37 @@ async def test_the_sampler_feeds_the_gate_and_an_unreachable_redis_ends_in_admit
     probe.backlog = 50
     await control.sample_once()
     assert not control.shedding()
+
+
+@given(limit=st.integers(min_value=0, max_value=20), steps=st.lists(st.booleans(), max_size=80))
+def test_requests_in_flight_never_exceed_the_limit_and_each_answer_frees_a_place(
+    limit: int, steps: list[bool]
+) -> None:
+    """A random interleaving of arrivals (True) and answers (False): an arrival is admitted
+    exactly when fewer than `limit` admitted requests are unanswered (0 = no limit)."""
+    control = AdmissionControl("unit-test", FakeProbe(), AdmissionGate(0), max_in_flight=limit)
+    unanswered = 0
+    for arrives in steps:
+        if arrives:
+            expected = None if limit == 0 or unanswered < limit else "in_flight"
+            assert control.admit() == expected
+            unanswered += expected is None
+        elif unanswered:
+            control.done()
+            unanswered -= 1
+        assert control.in_flight == unanswered
+        assert limit == 0 or unanswered <= limit
+
+
+async def test_a_backlog_refuses_before_the_in_flight_limit_is_reached() -> None:
+    probe = FakeProbe()
+    control = AdmissionControl("unit-test", probe, AdmissionGate(10), max_in_flight=5)
+    probe.backlog = 11
+    await control.sample_once()
+    assert control.admit() == "backlog"
+    assert control.in_flight == 0  # a refused request takes no place
+
+
+def test_a_negative_in_flight_limit_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_in_flight"):
+        AdmissionControl("unit-test", FakeProbe(), AdmissionGate(0), max_in_flight=-1)

@@ -32,7 +32,9 @@ LAST_LINE = re.compile(
 
 
 @contextlib.asynccontextmanager
-async def system(redis_url: str, mongo_url: str, namespace: str) -> AsyncIterator[str]:
+async def system(
+    redis_url: str, mongo_url: str, namespace: str, *, admission_max_backlog: int = 5000
+) -> AsyncIterator[str]:
     """The base URL of the whole system (actors with zero delays, default failure rates)."""
     connections = ConnectionSettings(
         redis_url=redis_url,
@@ -45,7 +47,9 @@ async def system(redis_url: str, mongo_url: str, namespace: str) -> AsyncIterato
         connections,
         SECRETS,
         SystemSettings(
-            orders=OrdersSettings(deadline_poll_s=0.05),
+            orders=OrdersSettings(
+                deadline_poll_s=0.05, admission_max_backlog=admission_max_backlog
+            ),
             delivery=DeliverySettings(assign_interval_s=0.1, deadline_poll_interval_s=0.05),
             actors=ActorSettings.benchmark(),
             worker=fast_settings(),
@@ -95,3 +99,37 @@ async def test_a_short_run_places_tracks_and_checks_every_order(
     assert figures["outcomes"].get("delivered", 0) > 0
     assert figures["last_line"] == lines[-1]
     assert (tmp_path / "run.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.timeout(90)
+async def test_past_capacity_orders_are_shed_and_every_accepted_one_still_ends(
+    redis_url: str,
+    mongo_url: str,
+    namespace: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Far more orders than the saga can finish, with a small backlog limit: some are refused
+    with 503 `overloaded` (nothing written), none fails, and the invariants hold for the
+    accepted ones (stock conservation counts only what was sold to them)."""
+    async with system(redis_url, mongo_url, namespace, admission_max_backlog=20) as url:
+        options = SimulateOptions(
+            rate=300,
+            duration_s=2,
+            target=url,
+            track_fraction=0.2,
+            operator_key=SECRETS.operator_api_key.get_secret_value(),
+            drain_timeout_s=60,
+        )
+        result = await simulate(options)
+
+    code = report(result, json_path=tmp_path / "run.json", png_path=None)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1].endswith("invariants ok"), "\n".join(lines)
+    assert code == 0
+    orders = orjson.loads((tmp_path / "run.json").read_bytes())["orders"]
+    assert orders["shed"] > 0, orders
+    assert orders["accepted"] > 0, orders
+    assert sum(orders["failed"].values()) == 0 and orders["unknown"] == 0, orders
+    assert orders["accepted"] + sum(orders["rejected"].values()) + orders["shed"] == 600
+    assert orders["completed"] == orders["accepted"]
