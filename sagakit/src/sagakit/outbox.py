@@ -150,6 +150,7 @@ class OutboxRelay:
         self._pending: dict[Any, _Cleanup] = {}
         self._writing: dict[Any, _Cleanup] = {}  # held back by `take_published`
         self._flusher: asyncio.Task[None] | None = None
+        self._removing: asyncio.Future[None] | None = None  # the flusher's batch under way
         # Published, removal not yet written: a later write of the same document still shows
         # them in its outbox, and must not publish them again.
         self._published: set[str] = set()
@@ -203,13 +204,15 @@ class OutboxRelay:
     def removed(self, doc_id: Any, event_ids: list[str]) -> None:
         """The write removed these entries from their document."""
         self._published.difference_update(event_ids)
-        self._hold_back_ended(doc_id, [])
+        self._after_write(doc_id, [])
 
     def restore(self, doc_id: Any, event_ids: list[str]) -> None:
         """The write that was to remove these entries did not happen."""
-        self._hold_back_ended(doc_id, event_ids)
+        self._after_write(doc_id, event_ids)
 
-    def _hold_back_ended(self, doc_id: Any, event_ids: list[str]) -> None:
+    def _after_write(self, doc_id: Any, event_ids: list[str]) -> None:
+        """The removal held back for a write is pending again (with the entries it did not
+        remove), due a delay from now."""
         held = self._writing.pop(doc_id, None)
         if held is None and not event_ids:
             return
@@ -240,8 +243,10 @@ class OutboxRelay:
                 due[doc_id] = cleanup
             for doc_id in due:
                 del self._pending[doc_id]
-            # Shielded: `drain` cancelling the flusher must not abort removals under way.
-            await asyncio.shield(self._write_removals(due))
+            # Shielded: `drain` cancelling the flusher must not abort removals under way; it
+            # waits for them instead.
+            self._removing = asyncio.ensure_future(self._write_removals(due))
+            await asyncio.shield(self._removing)
 
     async def flush(self) -> None:
         """Write every pending removal now."""
@@ -285,6 +290,8 @@ class OutboxRelay:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
+        if self._removing is not None and not self._removing.done():
+            await self._removing
         await self.flush()
 
     async def sweep(self, *, older_than: timedelta = timedelta(seconds=5), limit: int = 500) -> int:
