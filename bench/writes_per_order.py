@@ -26,6 +26,7 @@ from delivery.app import build_service as build_delivery
 from delivery.settings import DeliverySettings
 from notifications.app import build_service as build_notifications
 from orders.app import build_service as build_orders
+from orders.settings import OrdersSettings
 from saga_contracts.secrets import Secrets
 from sagakit.embedded.mongo import EmbeddedMongo
 from sagakit.embedded.redis import RedisServer
@@ -72,7 +73,13 @@ async def run(redis_url: str, mongo_url: str, orders: int, fleet: int, listener:
     secrets = Secrets(operator_api_key="o" * 24, tracking_secret="t" * 24)
     no_failures = {"payment_decline_rate": 0, "kitchen_reject_rate": 0, "courier_fail_rate": 0}
     services = [
-        build_orders(None, connections, None, secrets),
+        # All orders are placed at once: admission control would refuse most of them.
+        build_orders(
+            OrdersSettings(admission_max_backlog=0, admission_max_in_flight=0),
+            connections,
+            None,
+            secrets,
+        ),
         build_delivery(DeliverySettings(courier_fleet_size=fleet), connections, None, secrets),
         build_notifications(None, connections, None, secrets),
         build_actors(ActorSettings.benchmark(**no_failures), connections, None, secrets),
