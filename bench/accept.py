@@ -6,6 +6,7 @@ Starts `up` in zero-delay mode (the saga runs behind the API, as in production),
 item, then keeps `--connections` keep-alive HTTP/1.1 connections busy posting orders for
 `--duration` seconds. The client writes pre-built requests on raw sockets and reads only the
 status line and body length, so it costs far less CPU per request than the API it measures.
+Every order carries its own `Idempotency-Key`, as the browser app and `simulate` send.
 It prints accepted/s, the answers by status and POST latency percentiles per run, the median,
 and the CPU each process of `up` used per accepted order while posting. After each run it waits
 until the saga's consumer groups have nothing left to read or acknowledge, so runs do not
@@ -19,6 +20,7 @@ import asyncio
 import itertools
 import statistics
 import time
+import uuid
 from collections import Counter
 from urllib.parse import urlsplit
 
@@ -34,7 +36,7 @@ def order_request(host: str, item_ids: list[str], n: int) -> bytes:
     body = orjson.dumps({"customer": CUSTOMER, "items": items})
     head = (
         f"POST /api/orders HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"Idempotency-Key: bench-{uuid.uuid4().hex}\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
 

@@ -18,6 +18,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from sagakit.clock import now_ms
+from sagakit.coalesce import WriteCoalescer
 from sagakit.outbox import Collection, Document
 
 MENU_FIELDS = {"name": 1, "description": 1, "category": 1, "price_cents": 1, "stock": 1}
@@ -193,13 +194,15 @@ class IdempotencyStore:
 
     def __init__(self, keys: Collection) -> None:
         self.keys = keys
+        # A key's first write and its answer, batched with those of concurrent requests.
+        self._writes = WriteCoalescer(keys)
 
     async def claim(
         self, key: str, body_hash: str, order_id: str, *, stale_after_ms: int
     ) -> KeyClaim:
         now = now_ms()
         try:
-            await self.keys.insert_one(
+            await self._writes.insert(
                 {"_id": key, "body_hash": body_hash, "order_id": order_id, "started_ms": now}
             )
             return KeyClaim(Claim.NEW, order_id)
@@ -223,7 +226,7 @@ class IdempotencyStore:
         return KeyClaim(Claim.IN_FLIGHT, existing["order_id"])
 
     async def complete(self, key: str, response: str) -> None:
-        await self.keys.update_one({"_id": key}, {"$set": {"response": response}})
+        await self._writes.update({"_id": key}, {"$set": {"response": response}})
 
     async def abandon(self, key: str) -> None:
         """Free the key after a request that changed nothing (e.g. out of stock)."""
