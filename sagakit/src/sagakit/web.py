@@ -209,8 +209,11 @@ def admission_dependency(control: AdmissionControl) -> Callable[[], AsyncIterato
 
 
 def shed_when_overloaded(control: AdmissionControl) -> Any:
-    """`dependencies=[shed_when_overloaded(control)]` for a route that starts new work."""
-    return Depends(admission_dependency(control))
+    """`dependencies=[shed_when_overloaded(control)]` for a route that starts new work.
+
+    Scope "function": the request leaves the in-flight count before its answer is sent, so a
+    client that sends its next request on receiving the answer is never counted twice."""
+    return Depends(admission_dependency(control), scope="function")
 
 
 def install_common(app: FastAPI, *, service: str, health: Health, max_body_bytes: int) -> None:
