@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -272,14 +273,27 @@ class UpdateLog(monitoring.CommandListener):
         pass
 
 
+@contextlib.asynccontextmanager
+async def database_logging_updates(
+    mongo_url: str, collection: str
+) -> AsyncIterator[tuple[Db, UpdateLog]]:
+    """A fresh database on a client of its own that logs the `update` commands sent to
+    `collection`; dropped afterwards."""
+    updates = UpdateLog(collection)
+    client = mongo_client(mongo_url, event_listeners=[updates])
+    db = client[f"t_{uuid.uuid4().hex[:12]}"]
+    try:
+        yield db, updates
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
 async def test_cleanup_is_one_write_per_document_in_shared_round_trips(
     mongo_url: str, redis: Redis, namespace: str
 ) -> None:
     stream = f"{namespace}.orders.events"
-    updates = UpdateLog("orders")
-    client = mongo_client(mongo_url, event_listeners=[updates])
-    db = client[f"t_{uuid.uuid4().hex[:12]}"]
-    try:
+    async with database_logging_updates(mongo_url, "orders") as (db, updates):
         store = DocumentStore(db.orders, Publisher(redis), cleanup_delay_s=60)
         ids = [f"o{n}" for n in range(20)]
         for order_id in ids:
@@ -291,9 +305,6 @@ async def test_cleanup_is_one_write_per_document_in_shared_round_trips(
         async for doc in db.orders.find({}):
             assert doc["outbox"] == {} and OUTBOX_SINCE not in doc
         assert len(await published(redis, stream)) == 20
-    finally:
-        await client.drop_database(db.name)
-        await client.close()
 
 
 async def test_a_pending_removal_waits_for_a_write_of_its_document_under_way(
@@ -302,10 +313,7 @@ async def test_a_pending_removal_waits_for_a_write_of_its_document_under_way(
     """A write slower than the cleanup delay removes the entries itself: no removal of its
     own is written meanwhile, and the document ends clean after the delay."""
     stream = f"{namespace}.orders.events"
-    updates = UpdateLog("orders")
-    client = mongo_client(mongo_url, event_listeners=[updates])
-    db = client[f"t_{uuid.uuid4().hex[:12]}"]
-    try:
+    async with database_logging_updates(mongo_url, "orders") as (db, updates):
         store = DocumentStore(db.orders, Publisher(redis), cleanup_delay_s=0.05)
         await store.insert(
             {"_id": "o1", "status": "placed", "version": 1},
@@ -320,9 +328,6 @@ async def test_a_pending_removal_waits_for_a_write_of_its_document_under_way(
         assert updates.batches == [["o1"]]
         doc = await db.orders.find_one({"_id": "o1"})
         assert doc is not None and doc["outbox"] == {} and OUTBOX_SINCE not in doc
-    finally:
-        await client.drop_database(db.name)
-        await client.close()
 
 
 async def test_each_document_waits_its_own_delay_before_its_removal(
@@ -331,10 +336,7 @@ async def test_each_document_waits_its_own_delay_before_its_removal(
     """A busy collection does not flush every removal at once: a document written just now
     keeps its published entries for the next write to remove."""
     stream = f"{namespace}.orders.events"
-    updates = UpdateLog("orders")
-    client = mongo_client(mongo_url, event_listeners=[updates])
-    db = client[f"t_{uuid.uuid4().hex[:12]}"]
-    try:
+    async with database_logging_updates(mongo_url, "orders") as (db, updates):
         store = DocumentStore(db.orders, Publisher(redis), cleanup_delay_s=2.0)
         for order_id in ("old", "new"):
             await store.insert(
@@ -352,6 +354,3 @@ async def test_each_document_waits_its_own_delay_before_its_removal(
         assert [i for batch in updates.batches for i in batch] == ["old", "new"]  # v2's removal
         events = await published(redis, stream)
         assert sorted((e.key, e.version) for e in events) == [("new", 1), ("new", 2), ("old", 1)]
-    finally:
-        await client.drop_database(db.name)
-        await client.close()
