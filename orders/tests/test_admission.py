@@ -3,6 +3,7 @@ consumer groups are behind, and accepted again once they caught up."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from orders.menu import DEFAULT_STOCK
@@ -122,17 +123,19 @@ async def test_a_limit_of_zero_never_sheds(start_orders: StartOrders) -> None:
     assert (await app.place()).status_code == 201
 
 
-async def test_too_many_placements_in_flight_refuses_one_more_and_writes_nothing(
+async def test_a_standing_queue_of_placements_refuses_one_more_and_writes_nothing(
     start_orders: StartOrders,
 ) -> None:
     """Past capacity the requests queue in front of the handlers, where no stream shows them:
-    one over the in-flight limit is refused at once."""
-    app = await start_orders(admission_max_in_flight=2)
+    with the in-flight limit reached and the oldest waiting too long, one more is refused."""
+    app = await start_orders(admission_max_in_flight=2, admission_max_wait_s=0.05)
     db = app.service.runtime.db
     control = admission(app)
-    assert control.admit() is None and control.admit() is None  # two placements under way
+    held = [control.admit(), control.admit()]  # two placements under way...
+    assert all(isinstance(ticket, int) for ticket in held)
     metrics = (await app.client.get("/metrics")).text
     assert 'sagakit_admission_in_flight{service="orders"} 2.0' in metrics
+    await asyncio.sleep(0.1)  # ...and not answered for longer than the limit allows
 
     refused = await app.place(**{"Idempotency-Key": "crowded-1"})
 
@@ -144,8 +147,16 @@ async def test_too_many_placements_in_flight_refuses_one_more_and_writes_nothing
     metrics = (await app.client.get("/metrics")).text
     assert shed_total(metrics, "in_flight") == 1
 
-    control.done()  # one of them was answered
+    control.done(held[0])  # one of them was answered
     accepted = await app.place(**{"Idempotency-Key": "crowded-1"})
     assert accepted.status_code == 201, accepted.text
     assert control.in_flight == 1  # the answered request left again
     assert await db.orders.count_documents({}) == 1
+
+
+async def test_a_burst_served_promptly_is_not_refused(start_orders: StartOrders) -> None:
+    """Many placements at once on a healthy service: more than the in-flight limit, but no
+    queue stands, so none is refused."""
+    app = await start_orders(admission_max_in_flight=2)
+    answers = await asyncio.gather(*(app.place() for _ in range(8)))
+    assert [a.status_code for a in answers] == [201] * 8

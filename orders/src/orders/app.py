@@ -56,6 +56,7 @@ def admission_control(
         interval_s=interval_s,
         retry_after_s=settings.admission_retry_after_s,
         max_in_flight=settings.admission_max_in_flight,
+        max_wait_s=settings.admission_max_wait_s,
     )
 
 

@@ -32,9 +32,11 @@ class OrdersSettings(BaseSettings):
     # 503 while the saga's consumer groups have more than ADMISSION_MAX_BACKLOG entries to
     # finish (lag + pending; 0 = never shed), until the backlog is back to RESUME_RATIO of it.
     admission_max_backlog: int = Field(1000, ge=0)
-    # ...and while ADMISSION_MAX_IN_FLIGHT placements are already being handled here (0 = no
-    # limit): past capacity the requests queue in front of the handlers, not in the streams.
+    # ...and while ADMISSION_MAX_IN_FLIGHT placements are being handled here and the oldest has
+    # waited over ADMISSION_MAX_WAIT_S (0 = no limit): past capacity the requests queue in
+    # front of the handlers, not in the streams.
     admission_max_in_flight: int = Field(32, ge=0)
+    admission_max_wait_s: float = Field(0.5, ge=0)
     admission_resume_ratio: float = Field(0.8, ge=0, lt=1)
     admission_sample_interval_s: float = Field(0.25, gt=0)
     admission_retry_after_s: int = Field(1, ge=1, le=3600)

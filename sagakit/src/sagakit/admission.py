@@ -8,8 +8,10 @@ caller's job (e.g. a 503 with Retry-After); this module only says whether to.
 
 A backlog in the streams shows only what was accepted. Past capacity the requests themselves
 queue in front of the handlers (every one waiting on the same busy event loop and database),
-where no stream shows them; so the number of admitted requests not yet answered is limited too
-(`max_in_flight`): one over it is refused at once, before it adds to the queue.
+where no stream shows them; so a request is also refused while `max_in_flight` admitted ones
+are unanswered *and* the oldest of them has waited longer than `max_wait_s`: a standing queue.
+A burst on a healthy system (many requests at once, each answered quickly) is not refused; a
+queue that does not drain is cut off before it grows.
 
 When the backlog cannot be sampled (Redis unreachable or too slow), the last decision holds
 for `stale_after_s` and then expires to admitting: an unreachable Redis is readiness' business,
@@ -19,14 +21,17 @@ and a saga that cannot be measured is not thereby known to be behind.
     control = AdmissionControl("orders", probe, AdmissionGate(max_backlog=1000), max_in_flight=32)
     runtime.add(control)
     ...
-    if control.admit() is not None: refuse, else handle and then control.done()
+    ticket = control.admit()
+    if isinstance(ticket, Refusal): refuse, else handle and then control.done(ticket)
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -131,6 +136,14 @@ class BacklogProbe:
         )
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request is refused: "backlog" (the saga is behind) or "in_flight" (requests
+    queue in front of the handlers)."""
+
+    reason: str
+
+
 class AdmissionControl:
     """A component sampling the backlog every `interval_s` into an `AdmissionGate`, with
     metrics (`service` label) and a log line when shedding starts and stops."""
@@ -144,15 +157,21 @@ class AdmissionControl:
         interval_s: float = 0.25,
         retry_after_s: int = 1,
         max_in_flight: int = 0,
+        max_wait_s: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_in_flight < 0:
             raise ValueError("max_in_flight must be >= 0 (0 disables)")
+        if max_wait_s < 0:
+            raise ValueError("max_wait_s must be >= 0")
         self.service = service
         self.gate = gate
         self.retry_after_s = retry_after_s
         self.max_in_flight = max_in_flight
-        self.in_flight = 0
+        self.max_wait_s = max_wait_s
+        # Unanswered admitted requests: ticket -> when admitted, oldest first.
+        self._admitted: dict[int, float] = {}
+        self._tickets = itertools.count()
         self._probe = probe
         self._clock = clock
         self._sampler = Periodic(f"{service}:admission", self.sample_once, interval_s)
@@ -184,24 +203,36 @@ class AdmissionControl:
                 log.info("admitting new work again", service=self.service)
         return shedding
 
-    def admit(self) -> str | None:
-        """Admit one request (then call `done` once it is answered), or the reason it is
-        refused: "backlog" or "in_flight"."""
-        if self.shedding():
-            refused = "backlog"
-        elif self.max_in_flight and self.in_flight >= self.max_in_flight:
-            refused = "in_flight"
-        else:
-            self.in_flight += 1
-            self._in_flight_gauge.set(self.in_flight)
-            return None
-        self._shed[refused].inc()
-        return refused
+    @property
+    def in_flight(self) -> int:
+        return len(self._admitted)
 
-    def done(self) -> None:
-        """An admitted request was answered."""
-        self.in_flight -= 1
+    def admit(self) -> int | Refusal:
+        """A ticket for one request, to give back to `done` once it is answered; or why it is
+        refused."""
+        now = self._clock()
+        if self.shedding():
+            refusal = Refusal("backlog")
+        elif self._queue_standing(now):
+            refusal = Refusal("in_flight")
+        else:
+            ticket = next(self._tickets)
+            self._admitted[ticket] = now
+            self._in_flight_gauge.set(self.in_flight)
+            return ticket
+        self._shed[refusal.reason].inc()
+        return refusal
+
+    def done(self, ticket: int) -> None:
+        """The request admitted with `ticket` was answered."""
+        self._admitted.pop(ticket, None)
         self._in_flight_gauge.set(self.in_flight)
+
+    def _queue_standing(self, now: float) -> bool:
+        if not self.max_in_flight or self.in_flight < self.max_in_flight:
+            return False
+        oldest = next(iter(self._admitted.values()))
+        return now - oldest > self.max_wait_s
 
     async def sample_once(self) -> None:
         """One sample into the gate; never raises (a failure is an unknown sample)."""

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sagakit.admission import AdmissionControl
+from sagakit.admission import AdmissionControl, Refusal
 from sagakit.connections import TRANSIENT_ERRORS
 from sagakit.health import Health
 from sagakit.logs import describe, get_logger
@@ -190,11 +190,12 @@ def operator_only(expected: Callable[[], str]) -> Any:
 
 def admission_dependency(control: AdmissionControl) -> Callable[[], AsyncIterator[None]]:
     """A dependency answering `503 {"detail": {"code": "overloaded", "retry_after_s": N}}` with
-    `Retry-After: N` when `control` refuses (a backlog, or too many requests in flight); it
+    `Retry-After: N` when `control` refuses (a backlog, or a standing queue of requests); it
     runs before the route does anything, and counts the request in flight until it ends."""
 
     async def admit() -> AsyncIterator[None]:
-        if control.admit() is not None:
+        ticket = control.admit()
+        if isinstance(ticket, Refusal):
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
                 detail={"code": "overloaded", "retry_after_s": control.retry_after_s},
@@ -203,7 +204,7 @@ def admission_dependency(control: AdmissionControl) -> Callable[[], AsyncIterato
         try:
             yield
         finally:
-            control.done()
+            control.done(ticket)
 
     return admit
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sagakit.admission import AdmissionControl, AdmissionGate
+from sagakit.admission import AdmissionControl, AdmissionGate, Refusal
 
 limits = st.integers(min_value=1, max_value=100_000)
 ratios = st.floats(min_value=0.0, max_value=0.99, allow_nan=False)
@@ -133,32 +133,67 @@ async def test_the_sampler_feeds_the_gate_and_an_unreachable_redis_ends_in_admit
     assert not control.shedding()
 
 
-@given(limit=st.integers(min_value=0, max_value=20), steps=st.lists(st.booleans(), max_size=80))
-def test_requests_in_flight_never_exceed_the_limit_and_each_answer_frees_a_place(
-    limit: int, steps: list[bool]
+steps = st.lists(
+    st.one_of(st.just("arrive"), st.just("answer"), st.floats(min_value=0.0, max_value=1.0)),
+    max_size=80,
+)
+
+
+@given(limit=st.integers(min_value=0, max_value=10), script=steps)
+def test_a_request_is_refused_exactly_when_a_full_queue_has_stood_too_long(
+    limit: int, script: list[str | float]
 ) -> None:
-    """A random interleaving of arrivals (True) and answers (False): an arrival is admitted
-    exactly when fewer than `limit` admitted requests are unanswered (0 = no limit)."""
-    control = AdmissionControl("unit-test", FakeProbe(), AdmissionGate(0), max_in_flight=limit)
-    unanswered = 0
-    for arrives in steps:
-        if arrives:
-            expected = None if limit == 0 or unanswered < limit else "in_flight"
-            assert control.admit() == expected
-            unanswered += expected is None
-        elif unanswered:
-            control.done()
-            unanswered -= 1
-        assert control.in_flight == unanswered
-        assert limit == 0 or unanswered <= limit
+    """Arrivals, answers (of the oldest unanswered request) and time passing, in any order:
+    an arrival is refused exactly when `limit` admitted requests are unanswered and the oldest
+    has waited over `max_wait_s`; a refused one takes no place."""
+    clock = FakeClock()
+    control = AdmissionControl(
+        "unit-test",
+        FakeProbe(),
+        AdmissionGate(0),
+        max_in_flight=limit,
+        max_wait_s=0.5,
+        clock=clock,
+    )
+    admitted: list[tuple[int, float]] = []  # (ticket, when), oldest first
+    for step in script:
+        if isinstance(step, float):
+            clock.now += step
+        elif step == "answer":
+            if admitted:
+                control.done(admitted.pop(0)[0])
+        else:
+            standing = bool(limit) and len(admitted) >= limit and clock.now - admitted[0][1] > 0.5
+            ticket = control.admit()
+            if standing:
+                assert ticket == Refusal("in_flight")
+            else:
+                assert isinstance(ticket, int)
+                admitted.append((ticket, clock.now))
+        assert control.in_flight == len(admitted)
 
 
-async def test_a_backlog_refuses_before_the_in_flight_limit_is_reached() -> None:
+def test_a_burst_is_admitted_while_it_is_served_promptly() -> None:
+    clock = FakeClock()
+    control = AdmissionControl(
+        "unit-test", FakeProbe(), AdmissionGate(0), max_in_flight=2, max_wait_s=0.5, clock=clock
+    )
+    tickets = [control.admit() for _ in range(5)]  # five at once: no queue has stood yet
+    assert all(isinstance(t, int) for t in tickets)
+    clock.now += 0.6  # none answered for 0.6 s: the queue stands
+    assert control.admit() == Refusal("in_flight")
+    for ticket in tickets:
+        assert isinstance(ticket, int)
+        control.done(ticket)
+    assert isinstance(control.admit(), int)
+
+
+async def test_a_backlog_refuses_before_the_queue_is_looked_at() -> None:
     probe = FakeProbe()
     control = AdmissionControl("unit-test", probe, AdmissionGate(10), max_in_flight=5)
     probe.backlog = 11
     await control.sample_once()
-    assert control.admit() == "backlog"
+    assert control.admit() == Refusal("backlog")
     assert control.in_flight == 0  # a refused request takes no place
 
 
