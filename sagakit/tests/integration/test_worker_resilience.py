@@ -54,6 +54,18 @@ async def wait_all_acked(redis: Redis, stream: str, group: str, timeout_s: float
     await eventually(none_pending, timeout_s=timeout_s, what=f"{group} has nothing pending")
 
 
+def recording_router(stream: str) -> tuple[Router, list[int]]:
+    """A router whose handler of `stream` records each tick's `n`, and the record."""
+    seen: list[int] = []
+    router = Router()
+
+    @router.subscriber(stream, Tick)
+    async def on_tick(event: Tick, delivery: Delivery) -> None:
+        seen.append(event.n)
+
+    return router, seen
+
+
 def tick(n: int, keys: int = 5) -> tuple[str, int]:
     return f"order-{n % keys}", n
 
@@ -70,12 +82,7 @@ async def test_the_group_is_recreated_when_the_stream_or_dataset_vanishes(
     make_worker: MakeWorker,
 ) -> None:
     stream = f"{namespace}.ticks"
-    seen: list[int] = []
-    router = Router()
-
-    @router.subscriber(stream, Tick)
-    async def on_tick(event: Tick, delivery: Delivery) -> None:
-        seen.append(event.n)
+    router, seen = recording_router(stream)
 
     worker = await make_worker(router, group="g", url=private_redis.url)
     publisher = Publisher(private_client)
@@ -116,12 +123,7 @@ async def test_entries_published_before_the_group_is_recreated_are_not_skipped(
     """After Redis lost everything, the sweeper may republish into a stream before the worker
     recreates its group; the group is recreated at id 0 (not $), so those entries are read."""
     stream = f"{namespace}.ticks"
-    seen: list[int] = []
-    router = Router()
-
-    @router.subscriber(stream, Tick)
-    async def on_tick(event: Tick, delivery: Delivery) -> None:
-        seen.append(event.n)
+    router, seen = recording_router(stream)
 
     worker = await make_worker(router, group="g", url=private_redis.url)
     await eventually(worker.health.ready, what="the worker reading")
@@ -231,12 +233,7 @@ async def test_an_entry_whose_read_reply_was_lost_is_taken_back_after_the_reconn
     the entry is pending for this consumer and unknown to it. After reconnecting, the worker
     takes it back at once instead of waiting for the claim threshold."""
     stream = f"{namespace}.ticks"
-    handled: list[int] = []
-    router = Router()
-
-    @router.subscriber(stream, Tick)
-    async def on_tick(event: Tick, delivery: Delivery) -> None:
-        handled.append(event.n)
+    router, handled = recording_router(stream)
 
     worker = await make_worker(
         router, group="g", consumer="c1", url=private_redis.url, claim_idle_ms=120_000
