@@ -163,13 +163,14 @@ class StreamOverview:
 
 async def overview(redis: Redis, streams: Iterable[str]) -> list[StreamOverview]:
     """Length, dead letters and per-group lag/pending/consumers of each stream (the ops view)."""
-    found: list[StreamOverview] = []
-    for stream in streams:
-        async with redis.pipeline(transaction=False) as pipe:
+    names = list(streams)
+    async with redis.pipeline(transaction=False) as pipe:
+        for stream in names:
             pipe.xlen(stream)
             pipe.xlen(dlq_stream(stream))
-            length, dead = await pipe.execute()
-        found.append(
-            StreamOverview(stream, int(length), int(dead), await group_stats(redis, stream))
-        )
-    return found
+        lengths = await pipe.execute()
+    groups = await group_stats_of(redis, names)
+    return [
+        StreamOverview(stream, int(lengths[2 * i]), int(lengths[2 * i + 1]), groups[stream])
+        for i, stream in enumerate(names)
+    ]
