@@ -1,0 +1,101 @@
+"""Running a handler for each piece of work, under a timeout, and acknowledging success."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import structlog
+
+from sagakit.consumer import ConsumerState
+from sagakit.envelope import PoisonMessage
+from sagakit.intake import GiveUp, Work
+from sagakit.logs import describe, get_logger
+from sagakit.metrics import FAILED, HANDLER_SECONDS, PROCESSED
+from sagakit.retries import RetryPolicy
+from sagakit.routing import Delivery, Router
+
+log = get_logger("sagakit.worker")
+
+
+class Handling:
+    def __init__(self, state: ConsumerState, router: Router, retries: RetryPolicy) -> None:
+        self._state = state
+        self._router = router
+        self._retries = retries
+        self._metric_children: dict[tuple[str, str], Any] = {}
+
+    async def process(self, key: str, work: Work) -> None:
+        """The keyed scheduler's callback: one piece of work, start to end."""
+        ref = (work.stream, work.entry_id)
+        try:
+            if isinstance(work, GiveUp):
+                await self._retries.give_up(work)
+            else:
+                with structlog.contextvars.bound_contextvars(
+                    order_id=key, message_type=work.envelope.type, message_id=work.envelope.id
+                ):
+                    await self._handle(work)
+        except Exception as exc:  # redis unreachable, group gone: the entry stays pending
+            log.warning(
+                "left pending after an error",
+                stream=work.stream,
+                entry_id=work.entry_id,
+                error=describe(exc),
+            )
+        finally:
+            self._state.in_flight.discard(ref)
+
+    async def _handle(self, delivery: Delivery) -> None:
+        current: Delivery | None = delivery
+        waited_out = 0
+        while current is not None:
+            handler = self._router.handler_for(current.stream, current.envelope.type)
+            if handler is None:
+                self._state.acker.ack(current.stream, current.entry_id)
+                return
+            started = time.perf_counter()
+            try:
+                async with asyncio.timeout(self._state.settings.handler_timeout_s):
+                    await handler(current)
+            except PoisonMessage as exc:
+                await self._retries.give_up(
+                    GiveUp(
+                        current.stream,
+                        current.entry_id,
+                        current.fields,
+                        "invalid_payload",
+                        str(exc),
+                        current.attempt,
+                    )
+                )
+                return
+            except Exception as exc:
+                self._children(current.stream, current.envelope.type)[1].inc()
+                log.warning(
+                    "handler failed",
+                    stream=current.stream,
+                    attempt=current.attempt,
+                    error=describe(exc),
+                )
+                current, waited_out = await self._retries.after_failure(current, exc, waited_out)
+            else:
+                processed, _, latency = self._children(current.stream, current.envelope.type)
+                latency.observe(time.perf_counter() - started)
+                processed.inc()
+                self._state.acker.ack(current.stream, current.entry_id)
+                return
+
+    def _children(self, stream: str, message_type: str) -> Any:
+        key = (stream, message_type)
+        children = self._metric_children.get(key)
+        if children is None:
+            group = self._state.group
+            children = (
+                PROCESSED.labels(stream, group, message_type),
+                FAILED.labels(stream, group, message_type),
+                HANDLER_SECONDS.labels(stream, group),
+            )
+            self._metric_children[key] = children
+        return children
