@@ -43,7 +43,7 @@ async def serving(app: ASGIApp) -> AsyncIterator[str]:
 async def proxied(upstream_url: str) -> AsyncIterator[str]:
     client = http_client()
     try:
-        async with serving(ReverseProxy("upstream", upstream_url, client)) as url:
+        async with serving(ReverseProxy("upstream", [upstream_url], client)) as url:
             yield url
     finally:
         await client.aclose()
@@ -199,3 +199,73 @@ async def test_websocket_whose_upstream_dies_is_closed_service_restart() -> None
             with pytest.raises(ConnectionClosed):
                 await socket.recv()
     assert socket.close_code == 1012
+
+
+def named_replica(name: str) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/who")
+    async def who() -> dict[str, str]:
+        return {"replica": name}
+
+    @app.websocket("/ws/who")
+    async def ws_who(ws: WebSocket) -> None:
+        await ws.accept()
+        while (await ws.receive())["type"] != "websocket.disconnect":
+            await ws.send_text(name)
+
+    return app
+
+
+@contextlib.asynccontextmanager
+async def proxied_replicas(upstream_urls: list[str]) -> AsyncIterator[str]:
+    client = http_client()
+    try:
+        async with serving(ReverseProxy("replicated", upstream_urls, client)) as url:
+            yield url
+    finally:
+        await client.aclose()
+
+
+async def test_requests_are_spread_over_every_replica() -> None:
+    async with (
+        serving(named_replica("a")) as a,
+        serving(named_replica("b")) as b,
+        proxied_replicas([a, b]) as url,
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        answered = [(await client.get("/who")).json()["replica"] for _ in range(6)]
+    assert sorted(answered) == ["a", "a", "a", "b", "b", "b"]
+
+
+async def test_a_replica_away_is_skipped_without_an_error() -> None:
+    away = f"http://127.0.0.1:{free_port()}"
+    async with (
+        serving(named_replica("live")) as live,
+        proxied_replicas([away, live]) as url,
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        responses = [await client.get("/who") for _ in range(4)]
+        async with websockets.connect(url.replace("http", "ws") + "/ws/who") as socket:
+            await socket.send("?")
+            assert await socket.recv() == "live"
+    assert [r.status_code for r in responses] == [200] * 4
+    assert {r.json()["replica"] for r in responses} == {"live"}
+
+
+async def test_a_websocket_stays_with_the_replica_it_reached() -> None:
+    async with (
+        serving(named_replica("a")) as a,
+        serving(named_replica("b")) as b,
+        proxied_replicas([a, b]) as url,
+    ):
+        seen: list[set[str]] = []
+        for _ in range(2):
+            async with websockets.connect(url.replace("http", "ws") + "/ws/who") as socket:
+                answers = set()
+                for _ in range(5):
+                    await socket.send("?")
+                    answers.add(await socket.recv())
+                seen.append(answers)
+    assert all(len(answers) == 1 for answers in seen)  # one replica per socket
+    assert set().union(*seen) == {"a", "b"}  # the next socket went to the other one

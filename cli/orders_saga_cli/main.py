@@ -29,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run each service in a process of its own (restarted if it dies), as pods would",
     )
+    up.add_argument(
+        "--replicas",
+        metavar="N|SERVICE=N,…",
+        help="processes per service (implies --processes): N for every service, or e.g. "
+        "orders=2,delivery=3,notifications=2,actors=2 (others run one)",
+    )
 
     simulate = commands.add_parser("simulate", help="customer load, then a report")
     simulate_cli.add_arguments(simulate)
@@ -73,10 +79,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return simulate_cli.run(args)
     connections = connections_for_commands(Path(os.environ.get("ORDERS_SAGA_DATA_DIR", ".data")))
     if args.command == "up":
+        from orders_saga_cli.replicas import parse_replicas
+        from orders_saga_cli.service_process import FACTORIES
         from orders_saga_cli.up import run_up
 
+        replicas = None
+        if args.replicas is not None:
+            try:
+                replicas = parse_replicas(args.replicas, FACTORIES)
+            except ValueError as exc:
+                print(f"orders-saga up: {exc}", file=sys.stderr)
+                return 2
         return run_up(
-            host=args.host, port=args.port, data_dir=args.data_dir, processes=args.processes
+            host=args.host,
+            port=args.port,
+            data_dir=args.data_dir,
+            processes=args.processes or replicas is not None,
+            replicas=replicas,
         )
     from orders_saga_cli import ops
 

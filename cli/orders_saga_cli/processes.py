@@ -4,8 +4,10 @@ Each service runs its pod's command (`service_process`) on a local port of its o
 process proxies every public path to the service that owns it (`gateway.ROUTES`, HTTP and
 WebSocket), serves the frontend and the whole system's `/readyz`, runs the periodic stock
 refill (the chart's CronJob) and keeps the children running: one that dies is started again
-(`supervisor`), as Kubernetes restarts a container. Where each child is — pid, address,
-restarts — is kept in runtime.json under "processes", for operators and tests.
+(`supervisor`), as Kubernetes restarts a container. A service may run as several replicas
+(`--replicas`, see `replicas`): each is a child of its own with its own consumer name, and the
+proxy spreads requests over them. Where each child is — pid, address, restarts — is kept in
+runtime.json under "processes", for operators and tests.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ import httpx
 from orders_saga_cli.gateway import ROUTES, PathDispatcher, frontend_app
 from orders_saga_cli.ops import refill_stock
 from orders_saga_cli.proxy import ReverseProxy, http_client
+from orders_saga_cli.replicas import consumer_name, replica_names
 from orders_saga_cli.service_process import FACTORIES
 from orders_saga_cli.supervisor import ChildSpec, Supervisor
 from saga_contracts.secrets import Secrets
@@ -63,22 +67,31 @@ class SeparateProcesses:
         frontend_dist: Path | None,
         refill: tuple[float, int],
         runtime_file: Path,
+        replicas: Mapping[str, int] | None = None,
     ) -> None:
         env = child_env(connections, secrets)
-        specs = []
-        for name in FACTORIES:
-            port = free_port()
-            argv = [sys.executable, "-m", "orders_saga_cli.service_process", name, str(port)]
-            specs.append(
-                ChildSpec(name, [*argv, str(os.getpid())], env, f"http://127.0.0.1:{port}")
-            )
+        specs: list[ChildSpec] = []
+        urls: dict[str, list[str]] = {}
+        for service in FACTORIES:
+            count = (replicas or {}).get(service, 1)
+            for index, name in enumerate(replica_names(service, count), start=1):
+                port = free_port()
+                argv = [sys.executable, "-m", "orders_saga_cli.service_process", service, str(port)]
+                replica_env = {
+                    **env,
+                    "CONSUMER_NAME": consumer_name(connections.consumer_name, index),
+                    "POD_NAME": name,
+                }
+                url = f"http://127.0.0.1:{port}"
+                specs.append(ChildSpec(name, [*argv, str(os.getpid())], replica_env, url))
+                urls.setdefault(service, []).append(url)
         self._runtime_file = runtime_file
         self.supervisor = Supervisor(specs, on_change=self._record)
         self._client = http_client()
         self.app = PathDispatcher(
             [
-                (prefix, ReverseProxy(name, self.supervisor.children[name].spec.url, self._client))
-                for name, prefixes in ROUTES.items()
+                (prefix, ReverseProxy(service, urls[service], self._client))
+                for service, prefixes in ROUTES.items()
                 for prefix in prefixes
             ],
             frontend_app(frontend_dist, self._reports),

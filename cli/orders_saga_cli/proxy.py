@@ -1,18 +1,21 @@
-"""A reverse proxy to one upstream, as an ASGI app: HTTP through httpx, WebSockets through
-`websockets`. `up --processes` puts one in front of each service process.
+"""A reverse proxy to a service's replicas, as an ASGI app: HTTP through httpx, WebSockets
+through `websockets`. `up --processes` puts one in front of each service.
 
-An upstream that cannot be reached answers 503 with Retry-After (the process is restarting:
-try again shortly), one that fails mid-request 502, one too slow 504. A WebSocket whose
-upstream goes away is closed with 1012 (service restart), one that cannot reach it with 1013
-(try again later), so the client reconnects, and the tracking contract (`since=<last
-version>`) makes the reconnection lossless.
+Requests are spread over the replicas in turn; one that cannot be reached (a replica being
+restarted) is skipped for the next, since nothing was sent to it. A WebSocket stays with the
+replica it reached for its whole life. When no replica can be reached the answer is 503 with
+Retry-After (the processes are restarting: try again shortly), one that fails mid-request
+502, one too slow 504. A WebSocket whose upstream goes away is closed with 1012 (service
+restart), one that cannot reach it with 1013 (try again later), so the client reconnects,
+and the tracking contract (`since=<last version>`) makes the reconnection lossless.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Sequence
 
 import httpx
 from fastapi.responses import JSONResponse
@@ -90,14 +93,21 @@ class _TooLarge(Exception):
 
 
 class ReverseProxy:
-    """Forwards every HTTP request and WebSocket to `base_url` (`http://host:port`), path and
-    query unchanged."""
+    """Forwards every HTTP request and WebSocket to one of `base_urls` (`http://host:port`),
+    path and query unchanged."""
 
-    def __init__(self, name: str, base_url: str, client: httpx.AsyncClient) -> None:
+    def __init__(self, name: str, base_urls: Sequence[str], client: httpx.AsyncClient) -> None:
+        if not base_urls:
+            raise ValueError(f"{name}: no upstream")
         self.name = name
-        self.base_url = base_url.rstrip("/")
-        self.ws_url = "ws" + self.base_url.removeprefix("http")
+        self.base_urls = [url.rstrip("/") for url in base_urls]
         self.client = client
+        self._turn = itertools.count()
+
+    def _upstreams(self) -> list[str]:
+        """Every replica, starting with the next one in turn."""
+        start = next(self._turn) % len(self.base_urls)
+        return self.base_urls[start:] + self.base_urls[:start]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -115,27 +125,33 @@ class ReverseProxy:
         except _TooLarge:
             await _answer(send, 413, f"request body larger than {MAX_BODY_BYTES} bytes")
             return
+        response: httpx.Response | None = None
         try:
-            request = self.client.build_request(
-                scope["method"],
-                self.base_url + _target(scope),
-                headers=_forwarded(scope, scope["headers"], HOP_BY_HOP),
-                content=body,
-            )
+            for base_url in self._upstreams():
+                request = self.client.build_request(
+                    scope["method"],
+                    base_url + _target(scope),
+                    headers=_forwarded(scope, scope["headers"], HOP_BY_HOP),
+                    content=body,
+                )
+                # Nothing reached a replica that refused the connection: the next may answer.
+                with contextlib.suppress(httpx.ConnectError, httpx.ConnectTimeout):
+                    response = await self.client.send(request, stream=True)
+                    break
         except (httpx.InvalidURL, ValueError) as exc:
             await _answer(send, 400, f"malformed request: {exc}")
             return
-        try:
-            response = await self.client.send(request, stream=True)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
-            await _answer(send, 503, f"{self.name} is unavailable, retry shortly", retry=True)
-            return
+        except httpx.PoolTimeout:
+            response = None
         except httpx.TimeoutException:
             await _answer(send, 504, f"{self.name} did not answer in time")
             return
         except httpx.TransportError as exc:
             log.warning("upstream failed", service=self.name, error=describe(exc))
             await _answer(send, 502, f"{self.name} failed to answer, retry shortly", retry=True)
+            return
+        if response is None:
+            await _answer(send, 503, f"{self.name} is unavailable, retry shortly", retry=True)
             return
         try:
             await send(
@@ -167,25 +183,31 @@ class ReverseProxy:
             (name.decode("latin-1"), value.decode("latin-1"))
             for name, value in _forwarded(scope, scope["headers"], HOP_BY_HOP | WS_HANDSHAKE)
         ]
-        try:
-            upstream = await connect(
-                self.ws_url + _target(scope),
-                additional_headers=headers,
-                subprotocols=scope.get("subprotocols") or None,
-                open_timeout=5,
-                max_size=None,  # the service decides what it sends
-                ping_interval=None,  # liveness of the upstream is the supervisor's business
-                compression=None,
-                proxy=None,
-                user_agent_header=None,  # the client's own User-Agent is forwarded
-            )
-        except InvalidStatus:  # the service refused the handshake (e.g. an unknown path)
-            await send({"type": "websocket.close"})  # refused here too (403)
-            return
-        except (OSError, TimeoutError, WebSocketException) as exc:
+        upstream: ClientConnection | None = None
+        failure: BaseException | None = None
+        for base_url in self._upstreams():
+            try:
+                upstream = await connect(
+                    "ws" + base_url.removeprefix("http") + _target(scope),
+                    additional_headers=headers,
+                    subprotocols=scope.get("subprotocols") or None,
+                    open_timeout=5,
+                    max_size=None,  # the service decides what it sends
+                    ping_interval=None,  # liveness of the upstream is the supervisor's business
+                    compression=None,
+                    proxy=None,
+                    user_agent_header=None,  # the client's own User-Agent is forwarded
+                )
+                break
+            except InvalidStatus:  # the service refused the handshake (e.g. an unknown path)
+                await send({"type": "websocket.close"})  # refused here too (403)
+                return
+            except (OSError, TimeoutError, WebSocketException) as exc:
+                failure = exc  # this replica is away: try the next
+        if upstream is None:
             # Accepted, then closed with "try again later": a browser sees close codes, never
             # the status of a refused handshake, and reconnects.
-            log.info("websocket upstream unavailable", service=self.name, error=describe(exc))
+            log.info("websocket upstream unavailable", service=self.name, error=describe(failure))
             await send({"type": "websocket.accept"})
             await send({"type": "websocket.close", "code": TRY_AGAIN_LATER, "reason": "retry"})
             return

@@ -26,7 +26,7 @@ import secrets as secret_tokens
 import signal
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -168,7 +168,14 @@ def run_loop(main: Coroutine[Any, Any, int]) -> int:
     return uvloop.run(main)
 
 
-def run_up(*, host: str, port: int, data_dir: str, processes: bool = False) -> int:
+def run_up(
+    *,
+    host: str,
+    port: int,
+    data_dir: str,
+    processes: bool = False,
+    replicas: Mapping[str, int] | None = None,
+) -> int:
     configure_logging()
     dist = frontend_build.ensure_built()  # built when stale; None without a build
     data = Path(data_dir).resolve()
@@ -207,7 +214,7 @@ def run_up(*, host: str, port: int, data_dir: str, processes: bool = False) -> i
 
         def make_backend() -> Backend:
             if processes:
-                return SeparateProcesses(connections, secrets, dist, refill, runtime_file)
+                return SeparateProcesses(connections, secrets, dist, refill, runtime_file, replicas)
             return InProcess(connections, secrets, dist, refill)
 
         try:
