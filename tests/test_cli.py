@@ -77,9 +77,12 @@ async def test_streams_and_dead_letter_commands(env: dict[str, str]) -> None:
             error="test",
             deliveries=1,
         )
+        await redis.xreadgroup("orders", "orders-2", {stream: ">"}, count=1)
         views = {v["stream"]: v for v in run(env, "streams", "--json")}
         assert views[stream]["dead_letters"] == 1
         assert [g["group"] for g in views[stream]["groups"]] == ["orders"]
+        (consumer,) = views[stream]["groups"][0]["consumer_list"]
+        assert (consumer["name"], consumer["pending"]) == ("orders-2", 1)
 
         (letter,) = run(env, "dlq", "list", "--stream", stream)
         assert (letter["reason"], letter["fields"]) == ("unparseable", {"garbage": "1"})

@@ -16,7 +16,7 @@ from orders.store import MenuStore
 from saga_contracts.topology import Streams
 from sagakit.connections import mongo_client, redis_client
 from sagakit.dead_letters import DeadLetters
-from sagakit.maintenance import GroupStats, overview
+from sagakit.maintenance import GroupStats, consumers_of, overview
 from sagakit.outbox import DocumentStore
 from sagakit.publisher import Publisher
 from sagakit.settings import ConnectionSettings
@@ -31,10 +31,27 @@ async def streams_command(connections: ConnectionSettings, *, as_json: bool) -> 
     redis = redis_client(connections.redis_url)
     try:
         views = await overview(redis, Streams(connections.stream_prefix).all())
+        consumers = await consumers_of(redis, [g for view in views for g in view.groups])
     finally:
         await redis.aclose()
     if as_json:
-        _print_json([view.as_dict() for view in views])
+        _print_json(
+            [
+                {
+                    **view.as_dict(),
+                    "groups": [
+                        {
+                            **group.as_dict(),
+                            "consumer_list": [
+                                c.as_dict() for c in consumers[(view.stream, group.group)]
+                            ],
+                        }
+                        for group in view.groups
+                    ],
+                }
+                for view in views
+            ]
+        )
         return 0
     print(
         f"{'stream':<28} {'length':>8} {'dlq':>5}  {'group':<15} {'lag':>7} {'pending':>8} "
@@ -50,9 +67,14 @@ async def streams_command(connections: ConnectionSettings, *, as_json: bool) -> 
             )
             if group is None:
                 print(f"{head}  {'(no group yet)':<15}")
-            else:
-                lag = "?" if group.lag is None else str(group.lag)
-                print(f"{head}  {group.group:<15} {lag:>7} {group.pending:>8} {group.consumers:>9}")
+                continue
+            lag = "?" if group.lag is None else str(group.lag)
+            print(f"{head}  {group.group:<15} {lag:>7} {group.pending:>8} {group.consumers:>9}")
+            for consumer in consumers[(view.stream, group.group)]:
+                print(
+                    f"{'':<45}  - {consumer.name:<24} pending {consumer.pending:>5}, "
+                    f"idle {consumer.idle_ms / 1000:.1f} s"
+                )
     return 0
 
 

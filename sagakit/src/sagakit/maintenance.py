@@ -174,3 +174,30 @@ async def overview(redis: Redis, streams: Iterable[str]) -> list[StreamOverview]
         StreamOverview(stream, int(lengths[2 * i]), int(lengths[2 * i + 1]), groups[stream])
         for i, stream in enumerate(names)
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerView:
+    name: str
+    pending: int
+    idle_ms: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "pending": self.pending, "idle_ms": self.idle_ms}
+
+
+async def consumers_of(
+    redis: Redis, groups: Iterable[GroupStats]
+) -> dict[tuple[str, str], list[ConsumerView]]:
+    """Every consumer of each (stream, group), in one pipelined round trip."""
+    keys = [(g.stream, g.group) for g in groups]
+    async with redis.pipeline(transaction=False) as pipe:
+        for stream, group in keys:
+            pipe.xinfo_consumers(stream, group)
+        answers = await pipe.execute(raise_on_error=False)
+    return {
+        key: []
+        if isinstance(answer, Exception)  # the group vanished since it was listed
+        else [ConsumerView(c["name"], int(c["pending"]), int(c["idle"])) for c in answer]
+        for key, answer in zip(keys, answers, strict=True)
+    }
