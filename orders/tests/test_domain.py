@@ -13,6 +13,7 @@ from orders.domain import (
     Effect,
     Signal,
     StockOutcome,
+    arrives_early,
     can_customer_cancel,
     deadline_step,
     decide,
@@ -188,3 +189,101 @@ def test_each_failure_has_its_reason() -> None:
         decision = decide(status, signal)
         assert decision is not None
         assert (decision.status, decision.reason) == (S.CANCELLED, reason)
+
+
+# ---- replicas: the same replies in any order ------------------------------------------------
+
+SIG = Signal
+# What participants answer over one order's life, in the order they answer it.
+REPLY_SCRIPTS = [
+    [SIG.PAYMENT_AUTHORIZED, SIG.KITCHEN_ACCEPTED, SIG.KITCHEN_READY, SIG.COURIER_ASSIGNED,
+     SIG.PICKED_UP, SIG.DELIVERED],
+    [SIG.PAYMENT_AUTHORIZED, SIG.KITCHEN_REJECTED],
+    [SIG.PAYMENT_AUTHORIZED, SIG.KITCHEN_ACCEPTED, SIG.KITCHEN_READY, SIG.COURIER_ASSIGNED,
+     SIG.DELIVERY_FAILED],
+    [SIG.PAYMENT_AUTHORIZED, SIG.KITCHEN_ACCEPTED, SIG.KITCHEN_READY, SIG.NO_COURIER],
+    [SIG.PAYMENT_DECLINED],
+]  # fmt: skip
+# A failure reported after a step that succeeded (a kitchen giving up on a ticket it accepted,
+# a courier failing after the pick-up) is applicable before that step too: if it overtakes the
+# step's reply, the order ends the same way (status, reason, commands) but its timeline lacks
+# the step, and stock taken by a kitchen that accepted is released instead of sold.
+OUTCOME_ONLY_SCRIPTS = [
+    [SIG.PAYMENT_AUTHORIZED, SIG.KITCHEN_ACCEPTED, SIG.KITCHEN_READY, SIG.COURIER_ASSIGNED,
+     SIG.PICKED_UP, SIG.DELIVERY_FAILED],
+]  # fmt: skip
+
+
+def deliver_in_any_order(script: list[Signal], picks: list[int]) -> Order:
+    """Replicas hand the saga the replies in the order `picks` chooses; one that arrives
+    early is put back and comes again later, as the worker does with ArrivedEarly."""
+    order = Order()
+    waiting = list(enumerate(script))
+    choices = iter(picks)
+    while waiting:
+        assert any(not arrives_early(order.status, s) for _, s in waiting), (
+            f"every remaining reply waits for another: {waiting} in {order.status}"
+        )
+        index, signal = waiting.pop(next(choices, 0) % len(waiting))
+        if arrives_early(order.status, signal):
+            waiting.append((index, signal))  # put back behind the others
+            continue
+        order.receive(signal, index)
+    return order
+
+
+@given(
+    script=st.sampled_from(REPLY_SCRIPTS),
+    picks=st.lists(st.integers(min_value=0, max_value=10**6), max_size=60),
+)
+def test_replies_applied_by_any_replica_in_any_order_give_the_same_order(
+    script: list[Signal], picks: list[int]
+) -> None:
+    in_order = Order()
+    for index, signal in enumerate(script):
+        in_order.receive(signal, index)
+    any_order = deliver_in_any_order(script, picks)
+    assert any_order.history == in_order.history
+    assert (any_order.status, any_order.reason, any_order.version) == (
+        in_order.status,
+        in_order.reason,
+        in_order.version,
+    )
+    assert any_order.effects == in_order.effects
+
+
+@given(
+    script=st.sampled_from(OUTCOME_ONLY_SCRIPTS),
+    picks=st.lists(st.integers(min_value=0, max_value=10**6), max_size=60),
+)
+def test_a_failure_overtaking_its_step_ends_the_order_the_same_way(
+    script: list[Signal], picks: list[int]
+) -> None:
+    in_order = Order()
+    for index, signal in enumerate(script):
+        in_order.receive(signal, index)
+    any_order = deliver_in_any_order(script, picks)
+    assert (any_order.status, any_order.reason, any_order.stock) == (
+        in_order.status,
+        in_order.reason,
+        in_order.stock,
+    )
+    assert any_order.effects == in_order.effects
+
+
+def test_a_reply_that_follows_one_not_yet_applied_is_early_not_ignored() -> None:
+    assert arrives_early(S.PAID, Signal.KITCHEN_READY)
+    assert arrives_early(S.COURIER_ASSIGNED, Signal.DELIVERED)
+    assert arrives_early(S.READY, Signal.PICKED_UP)
+    # late, duplicate, or never waiting: not early
+    assert not arrives_early(S.READY, Signal.KITCHEN_ACCEPTED)
+    assert not arrives_early(S.PLACED, Signal.PAYMENT_AUTHORIZED)
+    assert not arrives_early(S.CANCELLED, Signal.DELIVERED)
+    assert not arrives_early(S.PAID, Signal.DEADLINE)
+    assert not arrives_early(S.PREPARING, Signal.CUSTOMER_CANCEL)
+
+
+@given(st.sampled_from(list(OrderStatus)), st.sampled_from(list(Signal)))
+def test_a_signal_is_never_both_applicable_and_early(status: OrderStatus, signal: Signal) -> None:
+    if decide(status, signal) is not None or status.terminal:
+        assert not arrives_early(status, signal)

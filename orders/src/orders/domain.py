@@ -151,6 +151,32 @@ def decide(status: OrderStatus, signal: Signal) -> Decision | None:
     return TABLE[status].get(signal)
 
 
+# The statuses an order passes through when nothing fails, in order.
+HAPPY_PATH: tuple[OrderStatus, ...] = (
+    S.PLACED,
+    S.PAID,
+    S.PREPARING,
+    S.READY,
+    S.COURIER_ASSIGNED,
+    S.PICKED_UP,
+    S.DELIVERED,
+)
+
+
+def arrives_early(status: OrderStatus, signal: Signal) -> bool:
+    """True when `signal` answers a step the order has not reached yet: the reply it follows
+    (e.g. `kitchen_accepted` before `kitchen_ready`) is still being handled, by another
+    replica, and the signal must wait for it rather than be dropped.
+
+    A signal is early when the order is still short of every status where the table has an
+    answer for it. Anything else that changes nothing is late or a duplicate, and is ignored.
+    """
+    if status.terminal or decide(status, signal) is not None:
+        return False
+    answered_in = [s for s in HAPPY_PATH if signal in TABLE[s]]
+    return bool(answered_in) and HAPPY_PATH.index(status) < HAPPY_PATH.index(answered_in[0])
+
+
 def can_customer_cancel(status: OrderStatus) -> bool:
     return Signal.CUSTOMER_CANCEL in TABLE[status]
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from orders.domain import Decision, Effect, Signal, decide
+from orders.domain import Decision, Effect, Signal, arrives_early, decide
 from orders.metrics import SAGA_DURATION, SAGA_OUTCOMES, SAGA_TRANSITIONS
 from orders.settings import OrdersSettings
 from saga_contracts.messages import (
@@ -32,6 +32,7 @@ from saga_contracts.messages import (
 from saga_contracts.topology import Streams
 from sagakit.clock import now_ms
 from sagakit.deadlines import DEADLINE_AT
+from sagakit.early import ArrivedEarly
 from sagakit.envelope import Envelope, Message
 from sagakit.logs import get_logger
 from sagakit.outbox import Document, DocumentStore, Emit, Transition
@@ -164,6 +165,8 @@ class Saga:
             decision = None if behind else decide(OrderStatus(order["status"]), signal)
             if decision is None:
                 if fresh:
+                    if not behind and arrives_early(OrderStatus(order["status"]), signal):
+                        raise ArrivedEarly(f"{signal.value} while the order is {order['status']}")
                     return Advance(Outcome.IGNORED, order)
                 fresh = True  # decided on a remembered version: confirm with the database
                 continue

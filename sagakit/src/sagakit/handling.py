@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 
 from sagakit.consumer import ConsumerState
+from sagakit.early import ArrivedEarly, EarlyArrivals
 from sagakit.envelope import PoisonMessage
 from sagakit.intake import GiveUp, Work
 from sagakit.logs import describe, get_logger
@@ -20,15 +21,19 @@ log = get_logger("sagakit.worker")
 
 
 class Handling:
-    def __init__(self, state: ConsumerState, router: Router, retries: RetryPolicy) -> None:
+    def __init__(
+        self, state: ConsumerState, router: Router, retries: RetryPolicy, early: EarlyArrivals
+    ) -> None:
         self._state = state
         self._router = router
         self._retries = retries
+        self._early = early
         self._metric_children: dict[tuple[str, str], Any] = {}
 
     async def process(self, key: str, work: Work) -> None:
         """The keyed scheduler's callback: one piece of work, start to end."""
         ref = (work.stream, work.entry_id)
+        still_held = False
         try:
             if isinstance(work, GiveUp):
                 await self._retries.give_up(work)
@@ -36,7 +41,7 @@ class Handling:
                 with structlog.contextvars.bound_contextvars(
                     order_id=key, message_type=work.envelope.type, message_id=work.envelope.id
                 ):
-                    await self._handle(work)
+                    still_held = await self._handle(key, work)
         except Exception as exc:  # redis unreachable, group gone: the entry stays pending
             log.warning(
                 "left pending after an error",
@@ -45,16 +50,19 @@ class Handling:
                 error=describe(exc),
             )
         finally:
-            self._state.in_flight.discard(ref)
+            if not still_held:
+                self._state.in_flight.discard(ref)
 
-    async def _handle(self, delivery: Delivery) -> None:
+    async def _handle(self, key: str, delivery: Delivery) -> bool:
+        """Handle until acknowledged, dead-lettered or let go; True when the delivery was put
+        back to run again later (it stays held)."""
         current: Delivery | None = delivery
         waited_out = 0
         while current is not None:
             handler = self._router.handler_for(current.stream, current.envelope.type)
             if handler is None:
                 self._state.acker.ack(current.stream, current.entry_id)
-                return
+                return False
             started = time.perf_counter()
             try:
                 async with asyncio.timeout(self._state.settings.handler_timeout_s):
@@ -70,7 +78,16 @@ class Handling:
                         current.attempt,
                     )
                 )
-                return
+                return False
+            except ArrivedEarly as exc:
+                if self._early.put_back(key, current):
+                    return True
+                log.warning(
+                    "still ahead of the message it follows",
+                    stream=current.stream,
+                    waited_s=self._state.settings.early_wait_s,
+                )
+                current, waited_out = await self._retries.after_failure(current, exc, waited_out)
             except Exception as exc:
                 self._children(current.stream, current.envelope.type)[1].inc()
                 log.warning(
@@ -85,7 +102,8 @@ class Handling:
                 latency.observe(time.perf_counter() - started)
                 processed.inc()
                 self._state.acker.ack(current.stream, current.entry_id)
-                return
+                return False
+        return False
 
     def _children(self, stream: str, message_type: str) -> Any:
         key = (stream, message_type)

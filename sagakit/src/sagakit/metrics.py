@@ -16,6 +16,11 @@ FAILED = Counter(
 RETRIED = Counter(
     "sagakit_messages_retried_total", "Messages re-claimed for another attempt", ["stream", "group"]
 )
+ARRIVED_EARLY = Counter(
+    "sagakit_messages_arrived_early_total",
+    "Messages put back because they arrived ahead of the message they follow",
+    ["stream", "group"],
+)
 DEAD_LETTERED = Counter(
     "sagakit_messages_dead_lettered_total",
     "Messages moved to the dead-letter stream",

@@ -30,6 +30,9 @@ class Delivery:
     envelope: Envelope
     fields: Mapping[str, str]
     attempt: int = 1
+    # Set while the message waits for the one it follows (see sagakit.early).
+    early_since: float | None = None  # monotonic time of its first early arrival
+    early_waits: int = 0
 
 
 TypedHandler = Callable[[M, Delivery], Awaitable[None]]

@@ -27,6 +27,9 @@ class WorkerSettings(BaseSettings):
     claim_interval_s: float = Field(5.0, gt=0)
     claim_batch: int = Field(100, ge=1)
     max_deliveries: int = Field(5, ge=1)
+    # How long a message that arrived ahead of its predecessor waits for it (sagakit.early):
+    # longer than claim recovery takes to bring back a predecessor a crashed replica held.
+    early_wait_s: float = Field(90.0, gt=0)
     retry_base_s: float = Field(0.1, gt=0)
     retry_cap_s: float = Field(5.0, gt=0)
     reconnect_base_s: float = Field(0.2, gt=0)

@@ -27,6 +27,7 @@ from sagakit.claiming import Claimer
 from sagakit.connections import redis_client
 from sagakit.consumer import ConsumerState
 from sagakit.dead_letters import DeadLetters
+from sagakit.early import EarlyArrivals
 from sagakit.handling import Handling
 from sagakit.health import Health
 from sagakit.housekeeping import Housekeeping
@@ -78,7 +79,8 @@ class StreamWorker:
         self._scheduler.limit = settings.max_in_flight
         intake = Intake(self._state, self._scheduler)
         retries = RetryPolicy(self._state, intake, DeadLetters(redis))
-        self._handling = Handling(self._state, router, retries)
+        self._early = EarlyArrivals(self._state, self._scheduler)
+        self._handling = Handling(self._state, router, retries, self._early)
         self._read_loop = ReadLoop(self._state, intake, self._scheduler)
         self._claimer = Claimer(self._state, intake, self._scheduler)
         self._housekeeping = Housekeeping(
@@ -117,7 +119,7 @@ class StreamWorker:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(0.0, deadline - time.monotonic() - 0.5)):
                 await self._scheduler.wait_idle()
-        abandoned = self._scheduler.abandon()
+        abandoned = self._scheduler.abandon() + self._early.abandon()
         await cancel_and_wait(self._scheduler.tasks())
         if abandoned:
             log.warning(
