@@ -29,6 +29,11 @@ Manifest = dict[str, Any]
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "default": {},
     "pi4": yaml.safe_load((CHART / "values-pi4.yaml").read_text()),
+    "ha": yaml.safe_load((CHART / "values-ha.yaml").read_text()),
+    "ha-required-spread": {
+        **yaml.safe_load((CHART / "values-ha.yaml").read_text()),
+        "scheduling": {"spreadAcrossNodes": "required", "preStopDelaySeconds": 0},
+    },
     "external": {
         "mongodb": {"enabled": False, "externalUrl": "mongodb://u:p@db.example:27017/orders_saga"},
         "redis": {"enabled": False, "externalUrl": "redis://:pw@redis.example:6379/0"},
@@ -177,6 +182,8 @@ def test_every_manifest_is_valid_kubernetes_1_30(
         {"orders": {"env": {"REDIS_URL": "redis://elsewhere"}}},
         {"podSecurityContext": {"runAsNonRoot": False, "runAsUser": 0}},
         {"podSecurityContext": {"runAsNonRoot": True, "runAsUser": 10001, "privileged": True}},
+        {"scheduling": {"spreadAcrossNodes": "always", "preStopDelaySeconds": 3}},
+        {"scheduling": {"spreadAcrossNodes": "preferred", "preStopDelaySeconds": 60}},
     ],
 )
 def test_values_schema_rejects_bad_values(values: dict[str, Any]) -> None:
@@ -915,3 +922,60 @@ def test_mongodb_init_script_is_idempotent(
         "pwd": "ap",
         "roles": [{"role": "readWrite", "db": "orders_saga"}],
     }
+
+
+# -- high availability (values-ha.yaml) ---------------------------------------------------------
+
+STATELESS = ("orders", "delivery", "notifications", "actors", "frontend")
+
+
+@pytest.mark.parametrize("name", ["ha", "ha-required-spread"])
+def test_ha_runs_two_of_every_stateless_service_spread_and_budgeted(
+    name: str, rendered: dict[str, list[Manifest]]
+) -> None:
+    manifests = rendered[name]
+    budgets = of_kind(manifests, "PodDisruptionBudget")
+    for component in STATELESS:
+        deployment = named(manifests, "Deployment", f"{FULLNAME}-{component}")
+        assert deployment["spec"]["replicas"] == 2, component
+        labels = pod_labels(deployment)
+        (budget,) = [b for b in budgets if selects(b["spec"]["selector"]["matchLabels"], labels)]
+        assert budget["spec"]["maxUnavailable"] == 1, component
+        spec = pod_spec(deployment)
+        assert spec is not None
+        anti = spec["affinity"]["podAntiAffinity"]
+        if name == "ha":
+            (preferred,) = anti["preferredDuringSchedulingIgnoredDuringExecution"]
+            term = preferred["podAffinityTerm"]
+        else:
+            (term,) = anti["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert term["topologyKey"] == "kubernetes.io/hostname"
+        # the term selects this component's pods and no other component's
+        assert selects(term["labelSelector"]["matchLabels"], labels), component
+        assert term["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == component
+
+
+def test_spreading_can_be_turned_off() -> None:
+    manifests = render({"scheduling": {"spreadAcrossNodes": "off", "preStopDelaySeconds": 3}})
+    for component in STATELESS:
+        spec = pod_spec(named(manifests, "Deployment", f"{FULLNAME}-{component}"))
+        assert spec is not None and "affinity" not in spec, component
+
+
+@pytest.mark.parametrize("name", ["default", "ha", "ha-required-spread"])
+def test_services_drain_before_sigterm_and_finish_within_the_grace_period(
+    name: str, rendered: dict[str, list[Manifest]]
+) -> None:
+    """preStop keeps the pod serving while endpoints go; then the process has the 10 s its
+    SIGTERM handling needs (DESIGN.md §5) within terminationGracePeriodSeconds."""
+    for component in APP_MODULES:
+        spec = pod_spec(named(rendered[name], "Deployment", f"{FULLNAME}-{component}"))
+        assert spec is not None
+        (container,) = spec["containers"]
+        pre_stop = container.get("lifecycle", {}).get("preStop")
+        delay = int(pre_stop["exec"]["command"][1]) if pre_stop else 0
+        if pre_stop:
+            assert pre_stop["exec"]["command"][0] == "sleep"
+        assert delay == (0 if name == "ha-required-spread" else 3)
+        assert spec["terminationGracePeriodSeconds"] >= delay + 10 + 2, component
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"

@@ -87,3 +87,37 @@ capabilities:
   valueFrom:
     fieldRef: {fieldPath: metadata.name}
 {{- end -}}
+
+{{/*
+Pod anti-affinity spreading one component's replicas over nodes (values.scheduling).
+Call with (dict "root" $ "component" "orders").
+*/}}
+{{- define "orders-saga.spreadAffinity" -}}
+{{- $mode := .root.Values.scheduling.spreadAcrossNodes -}}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "orders-saga.selector" . | fromYaml)) -}}
+{{- if eq $mode "required" }}
+affinity:
+  podAntiAffinity:
+    requiredDuringSchedulingIgnoredDuringExecution:
+      - {{- toYaml $term | nindent 8 }}
+{{- else if eq $mode "preferred" }}
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          {{- toYaml $term | nindent 10 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Keep serving for preStopDelaySeconds after termination starts, while endpoints are removed.
+*/}}
+{{- define "orders-saga.preStop" -}}
+{{- if gt (int .Values.scheduling.preStopDelaySeconds) 0 }}
+lifecycle:
+  preStop:
+    exec:
+      command: ["sleep", "{{ .Values.scheduling.preStopDelaySeconds }}"]
+{{- end }}
+{{- end -}}
