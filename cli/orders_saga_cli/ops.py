@@ -14,6 +14,7 @@ from orders.refill import StockRefill
 from orders.schemas import RefillResult
 from orders.store import MenuStore
 from saga_contracts.topology import Streams
+from sagakit.clock_sync import ClockSync
 from sagakit.connections import mongo_client, redis_client
 from sagakit.dead_letters import DeadLetters
 from sagakit.maintenance import GroupStats, overview
@@ -101,6 +102,7 @@ async def refill_stock(
     redis = redis_client(connections.redis_url)
     mongo = mongo_client(connections.mongo_url)
     try:
+        await ClockSync(redis.time).sync()  # the run's time is compared by other processes
         db = mongo[connections.mongo_db]
         runs = DocumentStore(db.refill_runs, Publisher(redis))
         refill = StockRefill(MenuStore(db.menu_items), runs, Streams(connections.stream_prefix))
