@@ -17,6 +17,7 @@ from saga_contracts.topology import Streams
 from sagakit.clock_sync import ClockSync
 from sagakit.connections import mongo_client, redis_client
 from sagakit.dead_letters import DeadLetters
+from sagakit.logs import configure_logging
 from sagakit.maintenance import GroupStats, overview
 from sagakit.outbox import DocumentStore
 from sagakit.publisher import Publisher
@@ -122,6 +123,7 @@ async def refill_command(
     item_ids: list[str] | None,
     run_id: str | None,
 ) -> int:
+    configure_logging()  # to stderr: stdout is the result's JSON
     result = await refill_stock(connections, to=to, add=add, item_ids=item_ids, run_id=run_id)
     _print_json(result.model_dump())
     return 0
