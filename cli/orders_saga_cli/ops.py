@@ -14,8 +14,10 @@ from orders.refill import StockRefill
 from orders.schemas import RefillResult
 from orders.store import MenuStore
 from saga_contracts.topology import Streams
+from sagakit.clock_sync import ClockSync
 from sagakit.connections import mongo_client, redis_client
 from sagakit.dead_letters import DeadLetters
+from sagakit.logs import configure_logging
 from sagakit.maintenance import GroupStats, consumers_of, overview
 from sagakit.outbox import DocumentStore
 from sagakit.publisher import Publisher
@@ -123,6 +125,7 @@ async def refill_stock(
     redis = redis_client(connections.redis_url)
     mongo = mongo_client(connections.mongo_url)
     try:
+        await ClockSync(redis.time).sync()  # the run's time is compared by other processes
         db = mongo[connections.mongo_db]
         runs = DocumentStore(db.refill_runs, Publisher(redis))
         refill = StockRefill(MenuStore(db.menu_items), runs, Streams(connections.stream_prefix))
@@ -142,6 +145,7 @@ async def refill_command(
     item_ids: list[str] | None,
     run_id: str | None,
 ) -> int:
+    configure_logging()  # to stderr: stdout is the result's JSON
     result = await refill_stock(connections, to=to, add=add, item_ids=item_ids, run_id=run_id)
     _print_json(result.model_dump())
     return 0

@@ -9,7 +9,7 @@ misses, something else changed the order meanwhile: read again and decide again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -30,7 +30,7 @@ from saga_contracts.messages import (
     VoidPayment,
 )
 from saga_contracts.topology import Streams
-from sagakit.clock import now_ms
+from sagakit.clock import now_ms, utcnow
 from sagakit.deadlines import DEADLINE_AT
 from sagakit.early import ArrivedEarly
 from sagakit.envelope import Envelope, Message
@@ -71,7 +71,8 @@ def record_transition(order: Document, decision: Decision) -> None:
 
 
 def iso_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    # Timeline times are written by any replica and shown side by side: the one clock's.
+    return utcnow().isoformat(timespec="milliseconds")
 
 
 HISTORY = "history"  # every status of the order by version, to publish them again on request

@@ -7,6 +7,11 @@ polls for due documents and calls `on_due(doc)`, whose guarded transition makes 
 repeated firing harmless. A deadline is removed only after `on_due` has returned, and only if
 it still holds the value that fired: a crash of any process before that leaves it due, and
 the next poll (here or in another replica) fires it again.
+
+A handler that failed is fired again after a backoff, remembered per document in
+`_retry_after`. That memory is bounded: a poll that saw every due document forgets the
+documents no longer due (handled or moved by another replica), and beyond `max_retrying`
+entries the oldest are forgotten (such a document is then only fired again sooner).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class DeadlineScheduler:
         poll_interval_s: float = 0.2,
         batch: int = 200,
         concurrency: int = 50,
+        max_retrying: int = 10_000,
         health: Health | None = None,
     ) -> None:
         self.collection = collection
@@ -54,6 +60,7 @@ class DeadlineScheduler:
         self._health_name = f"deadlines:{collection.name}"
         self._firing: dict[Any, asyncio.Task[None]] = {}
         self._retry_after: dict[Any, tuple[float, int]] = {}
+        self._max_retrying = max_retrying
         self._backoff = Backoff(base_s=0.2, cap_s=10.0)
         self._loop: asyncio.Task[None] | None = None
 
@@ -75,6 +82,7 @@ class DeadlineScheduler:
         """One poll: start `on_due` for every due document not already firing."""
         now = now_ms()
         started = 0
+        due: set[Any] = set()
         cursor = (
             self.collection.find({self._field: {"$lte": now}})
             .sort(self._field, 1)
@@ -82,11 +90,23 @@ class DeadlineScheduler:
         )
         async for doc in cursor:
             doc_id = doc["_id"]
+            due.add(doc_id)
             if doc_id in self._firing or self._waiting_to_retry(doc_id):
                 continue
             self._firing[doc_id] = asyncio.create_task(self._fire(doc))
             started += 1
+        if len(due) < self._batch:  # every due document was seen
+            self._forget_retries_except(due)
         return started
+
+    @property
+    def retrying(self) -> int:
+        """How many documents wait to be fired again after a failed handler."""
+        return len(self._retry_after)
+
+    def _forget_retries_except(self, due: set[Any]) -> None:
+        for doc_id in [d for d in self._retry_after if d not in due and d not in self._firing]:
+            del self._retry_after[doc_id]
 
     async def _poll_loop(self) -> None:
         failures = 0
@@ -124,9 +144,11 @@ class DeadlineScheduler:
         except asyncio.CancelledError:
             raise
         except (Exception, PyMongoError) as exc:
-            attempts = self._retry_after.get(doc_id, (0.0, 0))[1] + 1
+            attempts = self._retry_after.pop(doc_id, (0.0, 0))[1] + 1
             delay = self._backoff.delay(attempts)
-            self._retry_after[doc_id] = (time.monotonic() + delay, attempts)
+            self._retry_after[doc_id] = (time.monotonic() + delay, attempts)  # now the newest
+            while len(self._retry_after) > self._max_retrying:
+                del self._retry_after[next(iter(self._retry_after))]
             log.warning(
                 "deadline handler failed; will fire again",
                 doc_id=str(doc_id),

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar, Self
 
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+# occurred_at is read by other processes and shown to users: the one clock's (clock.py)
+from sagakit.clock import utcnow as utcnow
 
 FIELDS = ("id", "type", "key", "version", "occurred_at", "causation_id", "traceparent", "payload")
 
@@ -24,10 +27,6 @@ class PoisonMessage(Exception):
 
 def new_message_id() -> str:
     return uuid.uuid4().hex
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Envelope(BaseModel):

@@ -18,6 +18,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from sagakit.backoff import Backoff
+from sagakit.clock_sync import ClockSync
 from sagakit.connections import mongo_client, redis_client
 from sagakit.dead_letters import DeadLetters
 from sagakit.health import Health
@@ -54,14 +55,19 @@ class ServiceRuntime:
         self.publisher = Publisher(self.redis)
         self.dead_letters = DeadLetters(self.redis)
         self.workers: list[StreamWorker] = []
+        # The clock comes first: every time this process writes or compares for others is
+        # the Redis server's (clock.py), so nothing starts before one sync has succeeded.
+        self.clock_sync = ClockSync(self.redis.time, name=f"{name}:clock")
         self._components: list[Component] = [
-            Periodic(f"{name}:probe", self._probe, probe_interval_s)
+            self.clock_sync,
+            Periodic(f"{name}:probe", self._probe, probe_interval_s),
         ]
-        self._startup: list[Callable[[], Awaitable[object]]] = []
+        self._startup: list[Callable[[], Awaitable[object]]] = [self.clock_sync.sync]
         self._started: list[Component] = []
 
     def on_startup(self, hook: Callable[[], Awaitable[object]]) -> None:
-        """Run before the components start (indexes, seed data); retried until servers answer."""
+        """Run before the components start (indexes, seed data), after the clock's first sync;
+        retried until servers answer."""
         self._startup.append(hook)
 
     def add(self, component: Component) -> None:

@@ -145,3 +145,29 @@ async def test_two_replicas_may_both_fire_but_a_guarded_effect_applies_once(mong
         for replica in replicas:
             await replica.stop()
     assert await mongo_db.orders.count_documents({"version": 2}) == 30
+
+
+async def always_failing(doc: dict[str, Any]) -> None:
+    raise RuntimeError("payment gateway unreachable")
+
+
+async def test_a_failed_document_that_stopped_being_due_is_forgotten(mongo_db: Db) -> None:
+    await mongo_db.orders.insert_one({"_id": "o1", DEADLINE_AT: now_ms() - 1000})
+    scheduler = DeadlineScheduler(mongo_db.orders, always_failing)
+    assert await scheduler.fire_due() == 1
+    await scheduler.stop()  # waits for the failed attempt
+    assert scheduler.retrying == 1
+    # another replica handled it meanwhile and moved its deadline
+    await mongo_db.orders.update_one({"_id": "o1"}, {"$set": {DEADLINE_AT: now_ms() + 3_600_000}})
+    assert await scheduler.fire_due() == 0
+    assert scheduler.retrying == 0
+
+
+async def test_the_documents_waiting_to_fire_again_are_capped(mongo_db: Db) -> None:
+    await mongo_db.orders.insert_many(
+        [{"_id": f"o{i}", DEADLINE_AT: now_ms() - 1000} for i in range(5)]
+    )
+    scheduler = DeadlineScheduler(mongo_db.orders, always_failing, batch=5, max_retrying=3)
+    assert await scheduler.fire_due() == 5  # a full batch: nothing is known not to be due
+    await scheduler.stop()
+    assert scheduler.retrying == 3

@@ -137,6 +137,14 @@ class Api:
 
     async def refilled_since(self, since_ms: int, *, excluding: set[str]) -> dict[str, int]:
         """What refill runs recorded at or after `since_ms` added, per item."""
+        added: Counter[str] = Counter()
+        for run in await self.refill_runs(since_ms):
+            if run["run_id"] not in excluding:
+                added.update(run.get("changed", {}))
+        return dict(added)
+
+    async def refill_runs(self, since_ms: int) -> list[dict[str, Any]]:
+        """The refill runs recorded at or after `since_ms` (the servers' clock)."""
         try:
             response = await self._http.next().get(
                 "/api/stock/refills", params={"since_ms": since_ms}, headers=self._operator
@@ -145,11 +153,8 @@ class Api:
             raise RefillsUnavailable(type(exc).__name__) from exc
         if response.status_code != 200:
             raise RefillsUnavailable(f"GET /api/stock/refills answered {response.status_code}")
-        added: Counter[str] = Counter()
-        for run in response.json():
-            if run["run_id"] not in excluding:
-                added.update(run.get("changed", {}))
-        return dict(added)
+        runs: list[dict[str, Any]] = response.json()
+        return runs
 
     async def restock(self, to: int) -> str:
         """Raise every item's stock to at least `to`; returns the refill run's id."""
