@@ -29,6 +29,7 @@ class RunningUp:
     process: subprocess.Popen[str]
     url: str
     operator_key: str
+    data_dir: Path
 
 
 @contextmanager
@@ -55,7 +56,7 @@ def running_up(env: Mapping[str, str], up_args: Sequence[str] = ()) -> Iterator[
     while httpx.get(f"{url}/readyz").status_code != 200:
         time.sleep(0.2)
     try:
-        yield RunningUp(up, url, key)
+        yield RunningUp(up, url, key, data)
     finally:
         os.killpg(up.pid, signal.SIGINT)
         up.wait(timeout=30)
