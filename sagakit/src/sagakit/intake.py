@@ -46,7 +46,7 @@ class Intake:
         if ref in self._state.in_flight:
             return
         if not fields:  # deleted while pending (redis-py reads the nil as None or {})
-            self._state.acker.ack(stream, entry_id)
+            self._state.ack_deleted(stream, [entry_id])
             return
         self._state.in_flight.add(ref)
         try:
@@ -64,7 +64,11 @@ class Intake:
         """Accept entries delivered before (recovered or claimed), giving up on those whose
         delivery count is past the limit: a message that crashes its process must not
         crash-loop the fleet."""
-        fresh = [(i, f) for i, f in entries if (stream, i) not in self._state.in_flight]
+        # An id of None is a deleted entry as Redis 6.2's claims report it: its caller, which
+        # knows the ids it asked for, acknowledges it.
+        fresh = [
+            (i, f) for i, f in entries if i is not None and (stream, i) not in self._state.in_flight
+        ]
         if not fresh:
             return
         counts = await self.delivery_counts(stream, [i for i, _ in fresh])
