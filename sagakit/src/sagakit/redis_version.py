@@ -32,8 +32,7 @@ def check_version(text: str) -> None:
     if version < MINIMUM:
         needed = ".".join(map(str, MINIMUM))
         raise UnsupportedRedis(
-            f"Redis {text} found; sagakit needs Redis {needed} or later "
-            "(XAUTOCLAIM, XTRIM MINID)"
+            f"Redis {text} found; sagakit needs Redis {needed} or later (XAUTOCLAIM, XTRIM MINID)"
         )
 
 
