@@ -83,8 +83,7 @@ class Claimer:
                     count=state.settings.claim_batch,
                 )
             )
-            for entry_id in deleted:
-                state.acker.ack(stream, entry_id)
+            state.ack_deleted(stream, deleted)
             if any(cast(str | None, entry_id) is None for entry_id, _ in claimed):
                 # Redis < 7 claims an entry deleted while pending as a nil without its id and
                 # keeps it pending (blocking trimming forever): find those and acknowledge them.
@@ -118,6 +117,7 @@ class Claimer:
             for entry_id in candidates:
                 pipe.xrange(stream, min=entry_id, max=entry_id, count=1)
             found = await pipe.execute()
-        for entry_id, rows in zip(candidates, found, strict=True):
-            if not rows:  # verified gone, so acknowledging loses nothing
-                state.acker.ack(stream, entry_id)
+        # verified gone, so acknowledging loses nothing
+        state.ack_deleted(
+            stream, [i for i, rows in zip(candidates, found, strict=True) if not rows]
+        )

@@ -31,12 +31,18 @@ def redis_client(
 ) -> Redis:
     """A client decoding replies to str; one per purpose, never shared with a blocking read.
 
+    Bytes that are not UTF-8 decode to lone surrogates (`surrogateescape`, which hiredis
+    honours too) rather than failing the whole reply: one undecodable stream entry must not
+    fail every read that returns it (`sagakit.undecodable`). Such text encodes back to the
+    same bytes.
+
     Its pool makes a command wait (up to 10 s) for a free connection when `max_connections`
     are busy, instead of failing, so a burst of handlers queues rather than errors.
     """
     pool = BlockingConnectionPool.from_url(
         url,
         decode_responses=True,
+        encoding_errors="surrogateescape",
         socket_timeout=socket_timeout,
         socket_connect_timeout=5.0,
         health_check_interval=30,

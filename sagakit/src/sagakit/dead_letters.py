@@ -1,7 +1,9 @@
 """The dead-letter streams: `dlq.<stream>` holds what a group gave up on, with the reason.
 
 The original entry's fields are kept verbatim (as one JSON field, so any field names survive),
-which is what replay appends back to the original stream.
+which is what replay appends back to the original stream. Fields that were not UTF-8 are kept
+readable there and byte for byte in `fields_base64` (see `undecodable`); replay appends the
+original bytes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,15 @@ from redis.asyncio import Redis
 from sagakit.envelope import utcnow
 from sagakit.metrics import DEAD_LETTERED
 from sagakit.replies import entries
+from sagakit.undecodable import (
+    RAW_FIELDS,
+    RawFields,
+    encode_raw,
+    is_undecodable,
+    parse_raw,
+    raw_bytes,
+    readable_fields,
+)
 
 DLQ_PREFIX = "dlq."
 
@@ -36,9 +47,10 @@ class DeadLetter:
     deliveries: int
     at: str
     fields: dict[str, str]
+    raw_fields: RawFields | None = None  # base64 of fields that were not UTF-8
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        listed = {
             "dlq_id": self.dlq_id,
             "stream": self.stream,
             "original_id": self.original_id,
@@ -49,6 +61,9 @@ class DeadLetter:
             "at": self.at,
             "fields": self.fields,
         }
+        if self.raw_fields is not None:
+            listed[RAW_FIELDS] = [list(pair) for pair in self.raw_fields]
+        return listed
 
 
 def _int(value: str | None) -> int:
@@ -73,6 +88,7 @@ def _decode(stream: str, dlq_id: str, raw: Mapping[str, str]) -> DeadLetter:
         deliveries=_int(raw.get("deliveries")),
         at=raw.get("at", ""),
         fields=fields if isinstance(fields, dict) else {},
+        raw_fields=parse_raw(raw[RAW_FIELDS]) if RAW_FIELDS in raw else None,
     )
 
 
@@ -99,8 +115,10 @@ class DeadLetters:
             "error": error[:2000],
             "deliveries": str(deliveries),
             "at": utcnow().isoformat(),
-            "fields": orjson.dumps(dict(fields or {})).decode(),
+            "fields": orjson.dumps(readable_fields(fields or {})).decode(),
         }
+        if fields and is_undecodable(fields):
+            record[RAW_FIELDS] = encode_raw(fields)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.xadd(dlq_stream(stream), record)  # type: ignore[arg-type]
             pipe.xack(stream, group, entry_id)
@@ -131,7 +149,8 @@ class DeadLetters:
         letters = await self._select(stream, dlq_ids)
         for letter in letters:
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.xadd(stream, letter.fields)  # type: ignore[arg-type]
+                original = raw_bytes(letter.raw_fields) if letter.raw_fields else letter.fields
+                pipe.xadd(stream, original)  # type: ignore[arg-type]
                 pipe.xdel(dlq_stream(stream), letter.dlq_id)
                 await pipe.execute()
         return len(letters)

@@ -2,7 +2,7 @@
 
 The read loop and the claim loop both hand their entries here. An entry becomes either a
 `Delivery` (handled by its key's drain task, in order) or a `GiveUp` (dead-lettered without
-running a handler: it cannot be parsed, or it was delivered too often already).
+running a handler: it is not UTF-8, it cannot be parsed, or it was delivered too often already).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sagakit.consumer import ConsumerState
 from sagakit.envelope import Envelope, PoisonMessage
 from sagakit.keyed import KeyedScheduler
 from sagakit.routing import Delivery
+from sagakit.undecodable import is_undecodable
 
 # Give-ups are queued under a key of their own, so they never wait behind an order's work.
 POISON_KEY = "\x00dead-letter"
@@ -46,9 +47,15 @@ class Intake:
         if ref in self._state.in_flight:
             return
         if not fields:  # deleted while pending (redis-py reads the nil as None or {})
-            self._state.acker.ack(stream, entry_id)
+            self._state.ack_deleted(stream, [entry_id])
             return
         self._state.in_flight.add(ref)
+        if is_undecodable(fields):
+            self._scheduler.submit(
+                POISON_KEY,
+                GiveUp(stream, entry_id, fields, "undecodable", "fields are not UTF-8", attempt),
+            )
+            return
         try:
             envelope = Envelope.from_fields(fields)
         except PoisonMessage as exc:
@@ -64,13 +71,21 @@ class Intake:
         """Accept entries delivered before (recovered or claimed), giving up on those whose
         delivery count is past the limit: a message that crashes its process must not
         crash-loop the fleet."""
-        fresh = [(i, f) for i, f in entries if (stream, i) not in self._state.in_flight]
+        # An id of None is a deleted entry as Redis 6.2's claims report it: its caller, which
+        # knows the ids it asked for, acknowledges it.
+        fresh = [
+            (i, f) for i, f in entries if i is not None and (stream, i) not in self._state.in_flight
+        ]
         if not fresh:
             return
         counts = await self.delivery_counts(stream, [i for i, _ in fresh])
         for entry_id, fields in fresh:
             deliveries = counts.get(entry_id, 1)
-            if fields and deliveries > self._state.settings.max_deliveries:
+            if (
+                fields
+                and deliveries > self._state.settings.max_deliveries
+                and not is_undecodable(fields)  # which `accept` gives up on with its reason
+            ):
                 self._state.in_flight.add((stream, entry_id))
                 self._scheduler.submit(
                     POISON_KEY,

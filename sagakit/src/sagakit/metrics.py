@@ -68,3 +68,8 @@ ADMISSION_SHED = Counter(
 ADMISSION_IN_FLIGHT = Gauge(
     "sagakit_admission_in_flight", "Admitted requests not yet answered", ["service"]
 )
+DELETED_PENDING_ACKED = Counter(
+    "sagakit_deleted_pending_acked_total",
+    "Pending entries found deleted from the stream (trimmed or XDELed) and acknowledged",
+    ["stream", "group"],
+)

@@ -4,6 +4,8 @@
   error rather than a hang; COUNT is what `max_in_flight` still allows (backpressure);
 - NOGROUP recreates the group, a lost connection is retried with backoff, and readiness is
   false until reads succeed again; the loop catches everything except cancellation;
+- each recovery first checks that the server is Redis 6.2 or later: one replaced by an older
+  server leaves the worker unready, saying why;
 - on start the consumer first re-reads its own pending entries, and after a reconnect it takes
   back the entries pending under its name that it does not hold.
 """
@@ -23,6 +25,7 @@ from sagakit.consumer import ConsumerState
 from sagakit.intake import Intake, Work
 from sagakit.keyed import KeyedScheduler
 from sagakit.logs import describe, get_logger
+from sagakit.redis_version import require_supported_redis
 from sagakit.replies import entries, read_reply
 
 log = get_logger("sagakit.worker")
@@ -50,6 +53,7 @@ class ReadLoop:
         while not self.stopping:
             try:
                 if recover:
+                    await require_supported_redis(state.redis)
                     await self._ensure_groups()
                     if first_start:
                         # Only once: after a reconnect most entries still pending for this
@@ -171,5 +175,10 @@ class ReadLoop:
                         stream, state.group, state.consumer, min_idle_time=0, message_ids=lost
                     )
                 )
+                # A deleted entry comes back as a nil (6.2) or not at all (7, which also drops
+                # it from the pending list): either way it has nothing left to handle.
+                present = [(i, f) for i, f in claimed if i is not None and f]
+                returned = {i for i, _ in present}
+                state.ack_deleted(stream, [i for i in lost if i not in returned])
                 log.info("took back entries lost to a reconnect", stream=stream, count=len(lost))
-                await self._intake.accept_redelivered(stream, claimed)
+                await self._intake.accept_redelivered(stream, present)

@@ -78,8 +78,8 @@ class RetryPolicy:
             )
         )
         fields = claimed[0][1] if claimed else None
-        if not fields:  # deleted meanwhile
-            state.acker.ack(delivery.stream, delivery.entry_id)
+        if not fields:  # deleted meanwhile (Redis 6.2 returns a nil for it, 7 nothing)
+            state.ack_deleted(delivery.stream, [delivery.entry_id])
             return None
         RETRIED.labels(delivery.stream, state.group).inc()
         return replace(delivery, fields=fields, attempt=deliveries + 1)

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 
 from sagakit.acks import Acker
 from sagakit.claiming import Claimer
-from sagakit.connections import redis_client
+from sagakit.connections import TRANSIENT_ERRORS, redis_client
 from sagakit.consumer import ConsumerState
 from sagakit.dead_letters import DeadLetters
 from sagakit.early import EarlyArrivals
@@ -36,6 +36,7 @@ from sagakit.keyed import KeyedScheduler
 from sagakit.lifecycle import cancel_and_wait
 from sagakit.logs import get_logger
 from sagakit.reading import CONNECTION_ERRORS, ReadLoop
+from sagakit.redis_version import require_supported_redis
 from sagakit.retries import RetryPolicy
 from sagakit.routing import Router
 from sagakit.settings import WorkerSettings
@@ -96,7 +97,13 @@ class StreamWorker:
     # ---- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start the parts; refuse (UnsupportedRedis) a reachable server older than Redis 6.2.
+
+        An unreachable one is the read loop's to wait for; it checks the version on connecting.
+        """
         state = self._state
+        with contextlib.suppress(*TRANSIENT_ERRORS):
+            await require_supported_redis(state.redis)
         state.health.set(state.health_name, False, "starting")
         self._reading = asyncio.create_task(self._read_loop.run(), name=f"{self.group}:read")
         self._tasks = [

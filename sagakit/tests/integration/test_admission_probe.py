@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from redis.asyncio import Redis
 
 from sagakit.admission import BacklogProbe
 from sagakit.maintenance import group_stats_of
+from sagakit.redis_version import parse_version
+
+pytestmark = pytest.mark.every_redis_version
 
 
 async def test_backlog_is_lag_plus_pending_of_the_watched_groups_only(
@@ -24,11 +28,14 @@ async def test_backlog_is_lag_plus_pending_of_the_watched_groups_only(
         redis,
         {commands: ["worker"], events: ["worker"], f"{namespace}.missing": ["worker"]},
     )
-    assert await probe.sample() == 5 + 3  # not the read side's 3, nothing for a missing stream
+    # Redis 6.2's XINFO GROUPS has no lag: only the pending entries can be counted there
+    has_lag = parse_version((await redis.info("server"))["redis_version"]) >= (7,)
+    # not the read side's 3, nothing for a missing stream
+    assert await probe.sample() == (5 + 3 if has_lag else 2)
 
     entries = await redis.xreadgroup("worker", "c", {commands: ">"})
     await redis.xack(commands, "worker", *(entry_id for entry_id, _ in entries[0][1]))
-    assert await probe.sample() == 2 + 3  # the first two are still pending
+    assert await probe.sample() == (2 + 3 if has_lag else 2)  # the first two are still pending
 
 
 async def test_an_unknown_lag_counts_the_pending_entries_only(namespace: str, redis: Redis) -> None:

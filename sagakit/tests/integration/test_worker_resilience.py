@@ -25,9 +25,12 @@ from sagakit.health import Health
 from sagakit.publisher import Publisher
 from sagakit.replies import entries, read_reply
 from sagakit.routing import Delivery, Router
+from sagakit.testing.metrics import deleted_pending_acked
 from sagakit.testing.waiting import eventually
 from sagakit.testing.workers import MakeWorker, fast_settings
 from sagakit.worker import StreamWorker
+
+pytestmark = pytest.mark.every_redis_version
 
 
 class Tick(Message):
@@ -64,6 +67,14 @@ def recording_router(stream: str) -> tuple[Router, list[int]]:
         seen.append(event.n)
 
     return router, seen
+
+
+async def kill_blocked_readers(redis: Redis) -> None:
+    """Close the connections of blocked XREADGROUPs, as when a read's reply dies in transit."""
+    readers = [c["id"] for c in await redis.client_list() if c.get("cmd") == "xreadgroup"]
+    assert readers
+    for client_id in readers:
+        await redis.client_kill_filter(_id=client_id)
 
 
 def tick(n: int, keys: int = 5) -> tuple[str, int]:
@@ -254,14 +265,35 @@ async def test_an_entry_whose_read_reply_was_lost_is_taken_back_after_the_reconn
         for row in await private_client.xpending_range(stream, "g", min="-", max="+", count=10)
     } == {"c1"}
     # the worker's blocked read loses its connection, as when the reply dies in transit
-    clients = await private_client.client_list()
-    readers = [c["id"] for c in clients if c.get("cmd") == "xreadgroup"]
-    assert readers
-    for client_id in readers:
-        await private_client.client_kill_filter(_id=client_id)
+    await kill_blocked_readers(private_client)
 
     await eventually(lambda: handled == [1, 2], timeout_s=10, what="the lost entry handled")
     await wait_all_acked(private_client, stream, "g")
+
+
+async def test_an_entry_lost_to_a_reconnect_and_deleted_meanwhile_is_acknowledged(
+    namespace: str, private_redis: RedisServer, private_client: Redis, make_worker: MakeWorker
+) -> None:
+    """As above, but the lost entry was deleted (trimmed) before the reconnect: Redis 6.2's
+    XCLAIM returns it as a nil and keeps it pending, 7's drops it. Either way it is
+    acknowledged, counted, and the worker goes on reading."""
+    stream = f"{namespace}.ticks"
+    router, handled = recording_router(stream)
+    worker = await make_worker(
+        router, group="g", consumer="c1", url=private_redis.url, claim_idle_ms=120_000
+    )
+    await eventually(worker.health.ready, what="the worker reading")
+    async with private_client.pipeline(transaction=True) as pipe:
+        pipe.xadd(stream, Tick(n=1).envelope(key="o", version=1).to_fields())
+        pipe.xreadgroup("g", "c1", {stream: ">"}, count=1)
+        [lost_id, _] = await pipe.execute()
+    await private_client.xdel(stream, lost_id)
+    await kill_blocked_readers(private_client)
+
+    await Publisher(private_client).publish(stream, Tick(n=2).envelope(key="o", version=2))
+    await eventually(lambda: handled == [2], timeout_s=10, what="the next entry handled")
+    await wait_all_acked(private_client, stream, "g")
+    assert deleted_pending_acked(stream, "g") == 1
 
 
 async def test_stop_while_redis_is_down_still_returns_within_the_deadline(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from redis.asyncio import Redis
 
 from sagakit.envelope import Message
@@ -7,6 +8,8 @@ from sagakit.publisher import Publisher
 from sagakit.routing import Delivery, Router
 from sagakit.testing.waiting import eventually
 from sagakit.testing.workers import MakeWorker
+
+pytestmark = pytest.mark.every_redis_version
 
 
 class Pinged(Message):

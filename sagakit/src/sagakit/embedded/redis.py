@@ -66,8 +66,10 @@ class RedisServer:
         appendonly: bool = False,
         new_session: bool = False,
         stop_timeout_s: float = 10.0,
+        executable: str | None = None,
     ) -> None:
         self.data_dir = data_dir
+        self.executable = executable  # None: `redis_server_executable()`
         self.port = port or free_port()
         self.appendonly = appendonly
         self.new_session = new_session
@@ -81,7 +83,7 @@ class RedisServer:
     def start(self, timeout_s: float = 10.0) -> RedisServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
-            redis_server_executable(),
+            self.executable or redis_server_executable(),
             "--bind",
             "127.0.0.1",
             "--port",
