@@ -146,7 +146,12 @@ class Refusal:
 
 class AdmissionControl:
     """A component sampling the backlog every `interval_s` into an `AdmissionGate`, with
-    metrics (`service` label) and a log line when shedding starts and stops."""
+    metrics (`service` label) and a log line when shedding starts and stops.
+
+    It samples only while there is demand: a placement asked for since the last sample, or
+    shedding in force. An idle service costs Redis nothing; the first request after a quiet
+    spell is decided on a stale (so admitting) gate and the next tick samples again.
+    """
 
     def __init__(
         self,
@@ -174,7 +179,8 @@ class AdmissionControl:
         self._tickets = itertools.count()
         self._probe = probe
         self._clock = clock
-        self._sampler = Periodic(f"{service}:admission", self.sample_once, interval_s)
+        self._sampler = Periodic(f"{service}:admission", self._sample_on_demand, interval_s)
+        self._asked = False  # a placement was asked for since the last sample
         self._was_shedding = False
         self._sampling_failed = False
         self._backlog = ADMISSION_BACKLOG.labels(service)
@@ -211,6 +217,7 @@ class AdmissionControl:
         """A ticket for one request, to give back to `done` once it is answered; or why it is
         refused."""
         now = self._clock()
+        self._asked = True
         if self.shedding():
             refusal = Refusal("backlog")
         elif self._queue_standing(now):
@@ -233,6 +240,11 @@ class AdmissionControl:
             return False
         oldest = next(iter(self._admitted.values()))
         return now - oldest > self.max_wait_s
+
+    async def _sample_on_demand(self) -> None:
+        if self._asked or self.gate.shedding(self._clock()):
+            self._asked = False
+            await self.sample_once()
 
     async def sample_once(self) -> None:
         """One sample into the gate; never raises (a failure is an unknown sample)."""

@@ -45,6 +45,7 @@ class DeadlineScheduler:
         *,
         field: str = DEADLINE_AT,
         poll_interval_s: float = 0.2,
+        idle_poll_s: float = 1.0,
         batch: int = 200,
         concurrency: int = 50,
         max_retrying: int = 10_000,
@@ -54,6 +55,8 @@ class DeadlineScheduler:
         self._on_due = on_due
         self._field = field
         self._poll_interval_s = poll_interval_s
+        self._idle_poll_s = max(idle_poll_s, poll_interval_s)
+        self._next_poll_s = poll_interval_s
         self._batch = batch
         self._slots = asyncio.Semaphore(concurrency)
         self._health = health or Health()
@@ -81,22 +84,33 @@ class DeadlineScheduler:
     async def fire_due(self) -> int:
         """One poll: start `on_due` for every due document not already firing."""
         now = now_ms()
-        started = 0
+        horizon_ms = int(self._idle_poll_s * 1000)
+        started = seen = 0
+        next_due_ms = now + horizon_ms
         due: set[Any] = set()
         cursor = (
-            self.collection.find({self._field: {"$lte": now}})
+            self.collection.find({self._field: {"$lte": now + horizon_ms}})
             .sort(self._field, 1)
             .limit(self._batch)
         )
         async for doc in cursor:
+            seen += 1
+            if doc[self._field] > now:  # coming soon: poll again when it is due
+                next_due_ms = min(next_due_ms, int(doc[self._field]))
+                continue
             doc_id = doc["_id"]
             due.add(doc_id)
             if doc_id in self._firing or self._waiting_to_retry(doc_id):
                 continue
             self._firing[doc_id] = asyncio.create_task(self._fire(doc))
             started += 1
-        if len(due) < self._batch:  # every due document was seen
+        if seen < self._batch:  # every due document was seen
             self._forget_retries_except(due)
+        if due or seen >= self._batch:
+            self._next_poll_s = self._poll_interval_s  # busy: as often as allowed
+        else:
+            wait_s = (next_due_ms - now) / 1000
+            self._next_poll_s = min(max(wait_s, self._poll_interval_s), self._idle_poll_s)
         return started
 
     @property
@@ -115,7 +129,7 @@ class DeadlineScheduler:
                 await self.fire_due()
                 failures = 0
                 self._health.set(self._health_name, True)
-                await asyncio.sleep(self._poll_interval_s)
+                await asyncio.sleep(self._next_poll_s)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

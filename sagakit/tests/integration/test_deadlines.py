@@ -171,3 +171,31 @@ async def test_the_documents_waiting_to_fire_again_are_capped(mongo_db: Db) -> N
     assert await scheduler.fire_due() == 5  # a full batch: nothing is known not to be due
     await scheduler.stop()
     assert scheduler.retrying == 3
+
+
+class CountingScheduler(DeadlineScheduler):
+    polls = 0
+
+    async def fire_due(self) -> int:
+        self.polls += 1
+        return await super().fire_due()
+
+
+async def test_an_idle_scheduler_polls_seldom_yet_fires_what_comes_due(mongo_db: Db) -> None:
+    """With nothing due, polls come `idle_poll_s` apart instead of every `poll_interval_s`;
+    a deadline written ahead of time is still seen coming and fired."""
+    fired: list[str] = []
+
+    async def on_due(doc: dict[str, Any]) -> None:
+        fired.append(doc["_id"])
+
+    scheduler = CountingScheduler(mongo_db.orders, on_due, poll_interval_s=0.02, idle_poll_s=0.5)
+    await scheduler.ensure_indexes()
+    await scheduler.start()
+    try:
+        await asyncio.sleep(1.0)  # 50 polls at poll_interval_s; about 2 at idle_poll_s
+        assert scheduler.polls <= 10
+        await mongo_db.orders.insert_one({"_id": "soon", DEADLINE_AT: now_ms() + 700})
+        await eventually(lambda: fired == ["soon"], what="the deadline to fire")
+    finally:
+        await scheduler.stop()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sagakit.admission import AdmissionControl, AdmissionGate, Refusal
+from sagakit.testing.waiting import eventually
 
 limits = st.integers(min_value=1, max_value=100_000)
 ratios = st.floats(min_value=0.0, max_value=0.99, allow_nan=False)
@@ -200,3 +203,44 @@ async def test_a_backlog_refuses_before_the_queue_is_looked_at() -> None:
 def test_a_negative_in_flight_limit_is_refused() -> None:
     with pytest.raises(ValueError, match="max_in_flight"):
         AdmissionControl("unit-test", FakeProbe(), AdmissionGate(0), max_in_flight=-1)
+
+
+class CountingProbe(FakeProbe):
+    def __init__(self) -> None:
+        super().__init__()
+        self.samples = 0
+
+    async def sample(self) -> int:
+        self.samples += 1
+        return await super().sample()
+
+
+async def test_an_idle_service_samples_nothing_and_demand_resumes_sampling() -> None:
+    probe = CountingProbe()
+    control = AdmissionControl("unit-test", probe, AdmissionGate(10), interval_s=0.01)
+    await control.start()
+    try:
+        await asyncio.sleep(0.1)  # ten ticks with no placement asked for
+        assert probe.samples == 0
+        assert isinstance(control.admit(), int)
+        await eventually(lambda: probe.samples >= 1, what="a sample after the request")
+        sampled = probe.samples
+        await asyncio.sleep(0.1)  # quiet again
+        assert probe.samples == sampled
+    finally:
+        await control.stop()
+
+
+async def test_shedding_keeps_sampling_without_requests_so_it_can_end() -> None:
+    probe = CountingProbe()
+    probe.backlog = 50
+    control = AdmissionControl("unit-test", probe, AdmissionGate(10), interval_s=0.01)
+    control.admit()
+    await control.sample_once()
+    assert control.shedding()
+    await control.start()
+    try:
+        probe.backlog = 0
+        await eventually(lambda: not control.shedding(), what="shedding ends by sampling")
+    finally:
+        await control.stop()
