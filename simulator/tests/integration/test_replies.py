@@ -17,6 +17,7 @@ from sagakit.connections import redis_client
 from sagakit.envelope import Envelope
 from sagakit.publisher import Publisher
 from sagakit.replies import entries
+from sagakit.testing.waiting import eventually
 from simulator.actors.behaviour import Answer
 from simulator.actors.replies import ScheduledReplies, reply_id
 
@@ -167,3 +168,40 @@ async def test_two_replicas_firing_together_send_each_answer_once(
     assert sum(counts) == 60
     keys = [e.key for e in await published(redis, stream)]
     assert sorted(keys) == sorted(f"o{n}" for n in range(60))
+
+
+class CountingReplies(ScheduledReplies):
+    polls = 0
+
+    async def fire_due(self, now: int | None = None) -> int:
+        self.polls += 1
+        return await super().fire_due(now)
+
+
+async def test_the_poller_sleeps_until_the_next_answer_is_due(
+    namespace: str, redis: Redis, publisher: Publisher
+) -> None:
+    """Idle, it looks every `idle_poll_s` instead of every `poll_interval_s`; an answer
+    scheduled here wakes it to fire on time, and so does one another replica scheduled."""
+    replies = CountingReplies(
+        redis, publisher, prefix=namespace, poll_interval_s=0.01, idle_poll_s=0.5
+    )
+    other_replica = ScheduledReplies(redis, publisher, prefix=namespace)
+    stream = f"{namespace}.out"
+    await replies.start()
+    try:
+        await asyncio.sleep(1.0)  # 100 polls at poll_interval_s; about 2 at idle_poll_s
+        assert replies.polls <= 10
+        await replies.send(
+            "here", command("o1"), stream, [Answer(300, KitchenReady(order_id="o1"))]
+        )
+        await other_replica.send(
+            "there", command("o2"), stream, [Answer(200, KitchenReady(order_id="o2"))]
+        )
+
+        async def both_published() -> bool:
+            return len(await published(redis, stream)) == 2
+
+        await eventually(both_published, what="both answers published by the poller")
+    finally:
+        await replies.stop()

@@ -22,6 +22,7 @@ send; a cancelled timer's string becomes a tombstone that expires after `cancell
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -52,13 +53,15 @@ return 0
 """
 
 # KEYS: schedule; ARGV: now ms, lease expiry ms, how many. Takes due timers by pushing their
-# score to the lease expiry, so other replicas leave them alone until then.
+# score to the lease expiry, so other replicas leave them alone until then. Returns them and
+# the earliest score left ('' when the schedule is empty): when to look again.
 _LEASE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 for _, id in ipairs(due) do
   redis.call('ZADD', KEYS[1], ARGV[2], id)
 end
-return due
+local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {due, head[2] or ''}
 """
 
 # KEYS: schedule, timer; ARGV: timer id, payload just published, next payload ('' when none),
@@ -120,6 +123,7 @@ class ScheduledReplies:
         *,
         prefix: str = "",
         poll_interval_s: float = 0.05,
+        idle_poll_s: float = 1.0,
         lease_ms: int = 10_000,
         cancelled_ttl_s: int = 86_400,
         batch: int = 200,
@@ -140,13 +144,37 @@ class ScheduledReplies:
         self._schedule = redis.register_script(_SCHEDULE)
         self._lease = redis.register_script(_LEASE)
         self._advance = redis.register_script(_ADVANCE)
-        self._poller = Periodic("simulator:replies", self.fire_due, poll_interval_s)
+        self._poll_interval_s = poll_interval_s
+        self._idle_poll_s = max(idle_poll_s, poll_interval_s)
+        # When the earliest scheduled answer falls due (epoch ms), as last seen; answers this
+        # process schedules bring it forward and wake the poller.
+        self._next_due_ms: int | None = None
+        self._wake = asyncio.Event()
+        self._poller = Periodic("simulator:replies", self._poll_when_due, poll_interval_s)
 
     async def start(self) -> None:
         await self._poller.start()
 
     async def stop(self) -> None:
         await self._poller.stop()
+
+    async def _poll_when_due(self) -> None:
+        """Fire what is due, then wait until the next answer is due: at most `idle_poll_s`
+        (another replica may have scheduled one), at least `poll_interval_s` (the Periodic's
+        own pause, which follows this wait)."""
+        await self.fire_due()
+        wait_s = self._idle_poll_s
+        if self._next_due_ms is not None:
+            wait_s = min(wait_s, (self._next_due_ms - self._clock()) / 1000)
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, wait_s - self._poll_interval_s)):
+                await self._wake.wait()
+
+    def _expect(self, due_ms: int) -> None:
+        if self._next_due_ms is None or due_ms < self._next_due_ms:
+            self._next_due_ms = due_ms
+            self._wake.set()
 
     def _timer_key(self, timer_id: str) -> str:
         return self._timer_prefix + timer_id
@@ -183,6 +211,7 @@ class ScheduledReplies:
                 keys=[self._schedule_key, self._timer_key(timer_id)],
                 args=[timer_id, payload, due_ms],
             )
+        self._expect(due_ms)
 
     async def cancel(self, timer_id: str) -> None:
         """Drop what is still scheduled, and refuse to schedule `timer_id` again."""
@@ -204,10 +233,14 @@ class ScheduledReplies:
         fired = 0
         while True:
             moment = self._clock() if now is None else now
-            taken: list[str] = await self._lease(
-                keys=[self._schedule_key],
-                args=[moment, moment + self._lease_ms, self._batch],
+            taken, head = cast(
+                tuple[list[str], str],
+                await self._lease(
+                    keys=[self._schedule_key],
+                    args=[moment, moment + self._lease_ms, self._batch],
+                ),
             )
+            self._next_due_ms = int(float(head)) if head else None
             if not taken:  # also catches the next step of a chain when it is already due
                 return fired
             fired += await self._fire(taken)
@@ -246,6 +279,7 @@ class ScheduledReplies:
                 if rest:
                     next_due = timer.due_ms + rest[0].after_ms
                     next_payload = _Timer(due_ms=next_due, steps=rest).model_dump_json()
+                    self._expect(next_due)
                 await self._advance(
                     keys=[self._schedule_key, self._timer_key(timer_id)],
                     args=[timer_id, payload, next_payload, next_due],
