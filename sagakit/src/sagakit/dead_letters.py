@@ -1,7 +1,9 @@
 """The dead-letter streams: `dlq.<stream>` holds what a group gave up on, with the reason.
 
 The original entry's fields are kept verbatim (as one JSON field, so any field names survive),
-which is what replay appends back to the original stream.
+which is what replay appends back to the original stream. Dead letters do not pile up for ever:
+`trim` drops those older than a maximum age (by their entry id, against Redis' own clock) and
+the oldest beyond a maximum length.
 """
 
 from __future__ import annotations
@@ -19,6 +21,15 @@ from sagakit.metrics import DEAD_LETTERED
 from sagakit.replies import entries
 
 DLQ_PREFIX = "dlq."
+
+# Moves one dead letter back, only if this call removed it: of concurrent replays of the same
+# letter exactly one appends it (a MULTI of XADD + XDEL would let every replayer append it).
+_REPLAY_ONE = """
+if redis.call('XDEL', KEYS[2], ARGV[1]) == 0 then
+  return false
+end
+return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+"""
 
 
 def dlq_stream(stream: str) -> str:
@@ -79,6 +90,7 @@ def _decode(stream: str, dlq_id: str, raw: Mapping[str, str]) -> DeadLetter:
 class DeadLetters:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._replay_one = redis.register_script(_REPLAY_ONE)
 
     async def send(
         self,
@@ -124,17 +136,39 @@ class DeadLetters:
         return [_decode(stream, dlq_id, raw or {}) for dlq_id, raw in found]
 
     async def replay(self, stream: str, dlq_ids: Sequence[str] | None = None) -> int:
-        """Append entries back to the original stream and remove them from the dead letters.
+        """Append entries back to the original stream and remove them from the dead letters;
+        how many this call moved.
 
-        Each entry moves in one MULTI, so a crash never loses or doubles it.
+        Each entry moves in one script, atomically, so a crash never loses or doubles it, and
+        of several concurrent replays (other replicas, operators) only the one that removes
+        an entry appends it. An entry without fields cannot be appended and stays.
         """
-        letters = await self._select(stream, dlq_ids)
-        for letter in letters:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.xadd(stream, letter.fields)  # type: ignore[arg-type]
-                pipe.xdel(dlq_stream(stream), letter.dlq_id)
-                await pipe.execute()
-        return len(letters)
+        replayed = 0
+        for letter in await self._select(stream, dlq_ids):
+            if not letter.fields:
+                continue
+            flat = [part for pair in letter.fields.items() for part in pair]
+            moved = await self._replay_one(
+                keys=[stream, dlq_stream(stream)], args=[letter.dlq_id, *flat]
+            )
+            if moved is not None:
+                replayed += 1
+        return replayed
+
+    async def trim(self, stream: str, *, max_age_ms: int, max_len: int) -> int:
+        """Drop dead letters older than `max_age_ms` and the oldest beyond `max_len`; how many.
+
+        An entry's age is its id's millisecond part against Redis' clock (TIME), never this
+        node's. Idempotent, so every replica may run it.
+        """
+        seconds, micros = await self._redis.time()
+        redis_now_ms = seconds * 1000 + micros // 1000
+        minid = f"{max(0, redis_now_ms - max_age_ms)}-0"
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xtrim(dlq_stream(stream), minid=minid, approximate=False)
+            pipe.xtrim(dlq_stream(stream), maxlen=max_len, approximate=False)
+            by_age, by_length = await pipe.execute()
+        return int(by_age) + int(by_length)
 
     async def purge(self, stream: str, dlq_ids: Sequence[str] | None = None) -> int:
         if dlq_ids is None:
