@@ -242,6 +242,16 @@ class IdempotencyStore:
             return KeyClaim(Claim.TAKEN_OVER, existing["order_id"], attempt=attempt)
         return KeyClaim(Claim.IN_FLIGHT, existing["order_id"])
 
+    async def ensure_indexes(self) -> None:
+        await self.keys.create_index("started_ms")
+
+    async def forget_older_than(self, retention_ms: int) -> int:
+        """Delete the records of keys first used (or last taken over) more than `retention_ms`
+        ago; how many. A client retrying after that long gets a new order."""
+        cutoff = now_ms() - retention_ms
+        forgotten = await self.keys.delete_many({"started_ms": {"$lt": cutoff}})
+        return int(forgotten.deleted_count)
+
     async def owns(self, key: str, attempt: str) -> bool:
         """Whether the key is still this attempt's (not answered, given up or taken over)."""
         held = {"_id": key, "attempt": attempt, "response": {"$exists": False}}
