@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from sagakit import stream_ids
 from sagakit.envelope import utcnow
 from sagakit.metrics import DEAD_LETTERED
 from sagakit.replies import entries
@@ -154,6 +155,23 @@ class DeadLetters:
             if moved is not None:
                 replayed += 1
         return replayed
+
+    async def oldest_ages_ms(self, streams: Sequence[str]) -> dict[str, int | None]:
+        """How old each stream's oldest dead letter is (its id against Redis' clock), in one
+        round trip; None where there is none."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.time()
+            for stream in streams:
+                pipe.xrange(dlq_stream(stream), count=1)
+            (seconds, micros), *firsts = await pipe.execute()
+        redis_now_ms = int(seconds) * 1000 + int(micros) // 1000
+        ages: dict[str, int | None] = {}
+        for stream, first in zip(streams, firsts, strict=True):
+            found = entries(first)
+            ages[stream] = (
+                max(0, redis_now_ms - stream_ids.parse(found[0][0])[0]) if found else None
+            )
+        return ages
 
     async def trim(self, stream: str, *, max_age_ms: int, max_len: int) -> int:
         """Drop dead letters older than `max_age_ms` and the oldest beyond `max_len`; how many.
