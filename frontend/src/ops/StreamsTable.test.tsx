@@ -81,4 +81,21 @@ describe("StreamsTable", () => {
     expect(b).toHaveAttribute("data-severity", "problem");
     expect(a).toHaveTextContent("1 dead letter");
   });
+
+  it("shows how old the oldest dead letter is and how long dead letters are kept", () => {
+    const streams = [
+      stream("kitchen.events", [{ group: "orders" }], {
+        dead_letters: 2,
+        dead_letters_oldest_age_s: 3 * 3600 + 5,
+      }),
+      stream("orders.events", [{ group: "orders" }]),
+    ];
+    render(<StreamsTable streams={streams} history={[]} groupRates={{}} />);
+    const [kitchen, orders] = rows();
+    expect(kitchen).toHaveTextContent("oldest 3 h");
+    expect(orders).not.toHaveTextContent("oldest");
+    expect(
+      screen.getByText(/Dead letters are kept 7 d, at most 100,000 per stream/),
+    ).toBeInTheDocument();
+  });
 });

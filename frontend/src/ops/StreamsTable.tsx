@@ -1,4 +1,4 @@
-import { formatCount, formatRate } from "./format";
+import { formatCount, formatDuration, formatRate } from "./format";
 import { groupIssues, streamIssues, worst, GROWTH_MIN, type Issue, type Severity } from "./health";
 import type { Sample } from "./history";
 import type { GroupView, StreamView, Throughput } from "./types";
@@ -61,6 +61,11 @@ function GroupRow({
             className={`${tdClass} ${numClass} ${stream.dead_letters > 0 ? "font-bold text-red-800 dark:text-red-200" : ""}`}
           >
             {formatCount(stream.dead_letters)}
+            {stream.dead_letters > 0 && stream.dead_letters_oldest_age_s !== null && (
+              <div className="text-xs font-normal">
+                oldest {formatDuration(stream.dead_letters_oldest_age_s)}
+              </div>
+            )}
           </td>
         </>
       )}
@@ -147,6 +152,13 @@ export function StreamsTable({
         Length, dead letters, lag (not yet delivered to the group) and pending (delivered, not yet
         acknowledged) count entries; throughput is entries delivered to the group per second.
         “Growing” means at least {GROWTH_MIN} more than 10–30 s earlier.
+        {streams[0] && (
+          <>
+            {" "}
+            Dead letters are kept {formatDuration(streams[0].dead_letters_max_age_s)}, at most{" "}
+            {formatCount(streams[0].dead_letters_max_len)} per stream.
+          </>
+        )}
       </p>
     </>
   );

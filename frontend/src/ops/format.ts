@@ -37,3 +37,11 @@ export function formatAge(iso: string | number, now: number = Date.now()): strin
   if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h ago`;
   return new Date(at).toLocaleDateString("en-GB");
 }
+
+/** A length of time: "42 s", "5 min", "3 h", "7 d" (rounded down). */
+export function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${Math.floor(seconds)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h`;
+  return `${Math.floor(seconds / 86_400)} d`;
+}

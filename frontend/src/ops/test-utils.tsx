@@ -81,12 +81,21 @@ export function renderWithClient(ui: ReactElement) {
 export function stream(
   name: string,
   groups: { group: string; lag?: number | null; pending?: number; consumers?: number }[],
-  { length = 100, dead_letters = 0 } = {},
+  {
+    length = 100,
+    dead_letters = 0,
+    dead_letters_oldest_age_s = null as number | null,
+    dead_letters_max_age_s = 604_800,
+    dead_letters_max_len = 100_000,
+  } = {},
 ): StreamView {
   return {
     stream: name,
     length,
     dead_letters,
+    dead_letters_oldest_age_s,
+    dead_letters_max_age_s,
+    dead_letters_max_len,
     groups: groups.map((g) => ({
       group: g.group,
       consumers: g.consumers ?? 1,

@@ -13,6 +13,11 @@ export type StreamView = {
   stream: string;
   length: number;
   dead_letters: number;
+  /** Age of the oldest dead letter in seconds (Redis' clock); null when there is none. */
+  dead_letters_oldest_age_s: number | null;
+  /** Dead letters older than this, or beyond this many, are trimmed by the workers. */
+  dead_letters_max_age_s: number;
+  dead_letters_max_len: number;
   groups: GroupView[];
 };
 

@@ -62,7 +62,7 @@ def build_service(
     services = Services(
         store=store,
         hub=hub,
-        ops=OpsView(runtime.redis, streams, runtime.dead_letters, store),
+        ops=OpsView(runtime.redis, streams, runtime.dead_letters, store, runtime.worker_settings),
         settings=settings,
         secrets=secrets,
     )

@@ -26,6 +26,7 @@ from sagakit.dead_letters import DeadLetters
 from sagakit.envelope import utcnow
 from sagakit.maintenance import group_stats
 from sagakit.replies import entries
+from sagakit.settings import WorkerSettings
 
 # Without Redis 7's `entries-read`, throughput is counted with XRANGE, up to this many a tick.
 MAX_COUNTED_PER_TICK = 10_000
@@ -37,12 +38,19 @@ class UnknownStream(LookupError):
 
 class OpsView:
     def __init__(
-        self, redis: Redis, streams: Streams, dead_letters: DeadLetters, store: TrackingStore
+        self,
+        redis: Redis,
+        streams: Streams,
+        dead_letters: DeadLetters,
+        store: TrackingStore,
+        worker_settings: WorkerSettings,
     ) -> None:
         self._redis = redis
         self.streams = streams
         self._dead_letters = dead_letters
         self._store = store
+        self._dlq_max_age_s = worker_settings.dlq_max_age_s
+        self._dlq_max_len = worker_settings.dlq_max_len
 
     def sampler(self) -> ThroughputSampler:
         return ThroughputSampler(self._redis, self.streams.all())
@@ -53,14 +61,21 @@ class OpsView:
         return stream
 
     async def stream_views(self) -> list[StreamView]:
-        return [await self._stream_view(stream) for stream in self.streams.all()]
+        streams = self.streams.all()
+        ages_ms = await self._dead_letters.oldest_ages_ms(streams)
+        return [await self._stream_view(stream, ages_ms[stream]) for stream in streams]
 
-    async def _stream_view(self, stream: str) -> StreamView:
+    async def _stream_view(self, stream: str, oldest_dead_letter_ms: int | None) -> StreamView:
         groups = await group_stats(self._redis, stream)
         return StreamView(
             stream=stream,
             length=int(await self._redis.xlen(stream)),
             dead_letters=await self._dead_letters.count(stream),
+            dead_letters_oldest_age_s=(
+                None if oldest_dead_letter_ms is None else oldest_dead_letter_ms / 1000
+            ),
+            dead_letters_max_age_s=self._dlq_max_age_s,
+            dead_letters_max_len=self._dlq_max_len,
             groups=[
                 GroupView(
                     group=g.group,

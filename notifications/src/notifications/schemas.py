@@ -97,6 +97,11 @@ class StreamView(_Out):
     stream: str
     length: int
     dead_letters: int
+    # How old the oldest dead letter is (None: there is none), and how long and how many of
+    # them are kept before the workers trim them.
+    dead_letters_oldest_age_s: float | None
+    dead_letters_max_age_s: float
+    dead_letters_max_len: int
     groups: list[GroupView]
 
 

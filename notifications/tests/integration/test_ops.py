@@ -7,7 +7,7 @@ from typing import Any
 from websockets.asyncio.client import connect
 
 from saga_contracts.messages import CancelReason, OrderStatus
-from sagakit.dead_letters import DeadLetters
+from sagakit.dead_letters import DeadLetters, dlq_stream
 from sagakit.testing.services import uvicorn_server
 from sagakit.testing.waiting import eventually
 
@@ -81,8 +81,33 @@ async def test_streams_show_groups_and_dead_letters(
         "stream": app.streams.kitchen_events,
         "length": 0,
         "dead_letters": 0,
+        "dead_letters_oldest_age_s": None,
+        "dead_letters_max_age_s": 7 * 24 * 3600,
+        "dead_letters_max_len": 100_000,
         "groups": [],
     }
+
+
+async def test_streams_show_how_old_the_oldest_dead_letter_is_by_redis_time(
+    start_notifications: StartNotifications,
+) -> None:
+    app = await start_notifications()
+    redis = app.service.runtime.redis
+    seconds, _ = await redis.time()
+    two_hours_ago_ms = (int(seconds) - 2 * 3600) * 1000
+    await redis.xadd(
+        dlq_stream(app.streams.orders_events), {"fields": "{}"}, id=f"{two_hours_ago_ms}-0"
+    )
+    await dead_letter(app, new_order_id())  # a younger one
+
+    response = await app.client.get("/api/ops/streams", headers=OPERATOR)
+
+    by_name = {view["stream"]: view for view in response.json()}
+    orders_events = by_name[app.streams.orders_events]
+    assert orders_events["dead_letters"] == 2
+    assert 2 * 3600 <= orders_events["dead_letters_oldest_age_s"] < 3 * 3600
+    assert orders_events["dead_letters_max_age_s"] == 7 * 24 * 3600
+    assert orders_events["dead_letters_max_len"] == 100_000
 
 
 async def test_dead_letters_can_be_listed_replayed_and_purged(

@@ -99,6 +99,7 @@ def build_service(
         await refill_runs.ensure_indexes()
         await deadlines.ensure_indexes()
         await menu.ensure_indexes()
+        await keys.ensure_indexes()
         if settings.seed_menu:
             added = await menu.seed(DEFAULT_MENU, DEFAULT_STOCK)
             if added:
@@ -126,6 +127,13 @@ def build_service(
     admission = admission_control(settings, runtime, streams)
     runtime.add(admission)
     runtime.add(Periodic("orders:outbox-sweep", sweep_outboxes, settings.outbox_sweep_interval_s))
+    runtime.add(
+        Periodic(
+            "orders:old-idempotency-keys",
+            lambda: keys.forget_older_than(int(settings.idempotency_retention_s * 1000)),
+            settings.idempotency_cleanup_interval_s,
+        )
+    )
     runtime.add(
         Periodic(
             "orders:stale-reservations",

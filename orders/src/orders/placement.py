@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -28,6 +29,14 @@ from sagakit.outbox import Document, DocumentStore, Emit
 from sagakit.version_keys import version_key
 
 
+@dataclass(frozen=True)
+class PricedLine:
+    item_id: str
+    name: str
+    quantity: int
+    unit_price_cents: int
+
+
 class PlacementError(Exception):
     """A request the API answers with a 4xx; nothing was changed."""
 
@@ -39,9 +48,10 @@ class UnknownItem(PlacementError):
 
 
 class OutOfStock(PlacementError):
-    def __init__(self, item_id: str) -> None:
+    def __init__(self, item_id: str, held: Sequence[PricedLine] = ()) -> None:
         super().__init__(f"{item_id} is out of stock")
         self.item_id = item_id
+        self.held = list(held)  # the lines reserved for the order before it, to give back
 
 
 class KeyReusedWithOtherBody(PlacementError):
@@ -50,14 +60,6 @@ class KeyReusedWithOtherBody(PlacementError):
 
 class KeyInFlight(PlacementError):
     pass
-
-
-@dataclass(frozen=True)
-class PricedLine:
-    item_id: str
-    name: str
-    quantity: int
-    unit_price_cents: int
 
 
 def body_hash(request: PlaceOrderRequest) -> str:
@@ -92,40 +94,60 @@ class OrderPlacement:
     async def place(
         self, request: PlaceOrderRequest, idempotency_key: str | None = None
     ) -> OrderCreated:
-        order_id = new_order_id()
-        claim_resumes = False
-        if idempotency_key is not None:
-            claim = await self._keys.claim(
-                idempotency_key,
-                body_hash(request),
-                order_id,
-                stale_after_ms=int(self._settings.idempotency_in_flight_s * 1000),
-            )
-            match claim.claim:
-                case Claim.MISMATCH:
-                    raise KeyReusedWithOtherBody(
-                        "this Idempotency-Key was used with a different request body"
-                    )
-                case Claim.IN_FLIGHT:
-                    raise KeyInFlight("a request with this Idempotency-Key is still in flight")
-                case Claim.DONE:
-                    assert claim.response is not None
-                    return OrderCreated.model_validate_json(claim.response)
-                case Claim.NEW | Claim.TAKEN_OVER:
-                    order_id = claim.order_id
-                    claim_resumes = claim.claim is Claim.TAKEN_OVER
-        try:
-            created = await self._create(order_id, request, resumed=claim_resumes)
-        except PlacementError:
-            if idempotency_key is not None:
-                await self._keys.abandon(idempotency_key)
-            raise
-        if idempotency_key is not None:
-            await self._keys.complete(idempotency_key, created.model_dump_json())
+        if idempotency_key is None:
+            return await self._attempt(new_order_id(), request, owner=None, resumed=False)
+        claim = await self._keys.claim(
+            idempotency_key,
+            body_hash(request),
+            new_order_id(),
+            stale_after_ms=int(self._settings.idempotency_in_flight_s * 1000),
+        )
+        match claim.claim:
+            case Claim.MISMATCH:
+                raise KeyReusedWithOtherBody(
+                    "this Idempotency-Key was used with a different request body"
+                )
+            case Claim.IN_FLIGHT:
+                raise KeyInFlight("a request with this Idempotency-Key is still in flight")
+            case Claim.DONE:
+                assert claim.response is not None
+                return OrderCreated.model_validate_json(claim.response)
+        owner = (idempotency_key, claim.attempt)
+        created = await self._attempt(
+            claim.order_id, request, owner=owner, resumed=claim.claim is Claim.TAKEN_OVER
+        )
+        await self._keys.complete(idempotency_key, created.id, created.model_dump_json())
         return created
 
+    async def _attempt(
+        self,
+        order_id: str,
+        request: PlaceOrderRequest,
+        *,
+        owner: tuple[str, str] | None,
+        resumed: bool,
+    ) -> OrderCreated:
+        """Create the order; on a 4xx give the key up and the stock back, unless another
+        attempt took the key over meanwhile: that one owns the order id and its stock now."""
+        try:
+            return await self._create(order_id, request, owner=owner, resumed=resumed)
+        except PlacementError as failure:
+            if owner is not None and not await self._keys.abandon(*owner):
+                raise KeyInFlight(
+                    "another request with this Idempotency-Key has taken it over"
+                ) from failure
+            if isinstance(failure, OutOfStock):
+                for line in failure.held:
+                    await self._menu.release(line.item_id, order_id, line.quantity)
+            raise
+
     async def _create(
-        self, order_id: str, request: PlaceOrderRequest, *, resumed: bool
+        self,
+        order_id: str,
+        request: PlaceOrderRequest,
+        *,
+        owner: tuple[str, str] | None,
+        resumed: bool,
     ) -> OrderCreated:
         if resumed:  # the first attempt died: it may have created the order already
             existing = await self._orders.collection.find_one({"_id": order_id})
@@ -133,6 +155,11 @@ class OrderPlacement:
                 return self.created_view(existing)
         lines = await self._price(request)
         await self._reserve(order_id, lines)
+        if owner is not None and not await self._keys.owns(*owner):
+            # Superseded (taken over, or given up by the attempt that took it over): creating
+            # the order now could make a second one for the key. What it reserved is the new
+            # owner's, or the reservation janitor's to return.
+            raise KeyInFlight("another request with this Idempotency-Key has taken it over")
         order = self._new_order(order_id, request, lines)
         if await self._orders.insert(order, emit=self._first_events(order)):
             self._saga.known.put(order)
@@ -157,9 +184,7 @@ class OrderPlacement:
         reserved: list[PricedLine] = []
         for line in sorted(lines, key=lambda line: line.item_id):
             if not await self._menu.reserve(line.item_id, order_id, line.quantity):
-                for done in reserved:
-                    await self._menu.release(done.item_id, order_id, done.quantity)
-                raise OutOfStock(line.item_id)
+                raise OutOfStock(line.item_id, held=reserved)
             reserved.append(line)
 
     def _new_order(

@@ -23,6 +23,9 @@ class OrdersSettings(BaseSettings):
     seed_menu: bool = True
     max_body_bytes: int = Field(16 * 1024, ge=1024)
     idempotency_in_flight_s: float = Field(30.0, gt=0)
+    # Idempotency-Key records are kept this long, checked every cleanup interval.
+    idempotency_retention_s: float = Field(24 * 3600.0, gt=0)
+    idempotency_cleanup_interval_s: float = Field(600.0, gt=0)
     deadline_poll_s: float = Field(0.2, gt=0)
     outbox_sweep_interval_s: float = Field(2.0, gt=0)
     outbox_sweep_age_s: float = Field(5.0, ge=0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -187,10 +188,18 @@ class KeyClaim:
     claim: Claim
     order_id: str
     response: str | None = None
+    # NEW / TAKEN_OVER: this attempt's token; the key is this attempt's while it is recorded.
+    attempt: str = ""
 
 
 class IdempotencyStore:
-    """`Idempotency-Key` records: the key bound to a hash of the body and the order it made."""
+    """`Idempotency-Key` records: the key bound to a hash of the body and the order it made.
+
+    Each attempt that owns a key (the first, or one that took over a key left in flight too
+    long) records its own token in `attempt`. A superseded attempt may still be running:
+    it may give the key up (`abandon`) or go on to create the order (`owns`) only while its
+    token is still the recorded one.
+    """
 
     def __init__(self, keys: Collection) -> None:
         self.keys = keys
@@ -201,11 +210,18 @@ class IdempotencyStore:
         self, key: str, body_hash: str, order_id: str, *, stale_after_ms: int
     ) -> KeyClaim:
         now = now_ms()
+        attempt = uuid.uuid4().hex
         try:
             await self._writes.insert(
-                {"_id": key, "body_hash": body_hash, "order_id": order_id, "started_ms": now}
+                {
+                    "_id": key,
+                    "body_hash": body_hash,
+                    "order_id": order_id,
+                    "started_ms": now,
+                    "attempt": attempt,
+                }
             )
-            return KeyClaim(Claim.NEW, order_id)
+            return KeyClaim(Claim.NEW, order_id, attempt=attempt)
         except DuplicateKeyError:
             pass
         existing = await self.keys.find_one({"_id": key})
@@ -219,15 +235,38 @@ class IdempotencyStore:
         if now - started < stale_after_ms:
             return KeyClaim(Claim.IN_FLIGHT, existing["order_id"])
         taken = await self.keys.update_one(
-            {"_id": key, "started_ms": started}, {"$set": {"started_ms": now}}
+            {"_id": key, "started_ms": started, "response": {"$exists": False}},
+            {"$set": {"started_ms": now, "attempt": attempt}},
         )
         if taken.modified_count == 1:
-            return KeyClaim(Claim.TAKEN_OVER, existing["order_id"])
+            return KeyClaim(Claim.TAKEN_OVER, existing["order_id"], attempt=attempt)
         return KeyClaim(Claim.IN_FLIGHT, existing["order_id"])
 
-    async def complete(self, key: str, response: str) -> None:
-        await self._writes.update({"_id": key}, {"$set": {"response": response}})
+    async def ensure_indexes(self) -> None:
+        await self.keys.create_index("started_ms")
 
-    async def abandon(self, key: str) -> None:
-        """Free the key after a request that changed nothing (e.g. out of stock)."""
-        await self.keys.delete_one({"_id": key, "response": {"$exists": False}})
+    async def forget_older_than(self, retention_ms: int) -> int:
+        """Delete the records of keys first used (or last taken over) more than `retention_ms`
+        ago; how many. A client retrying after that long gets a new order."""
+        cutoff = now_ms() - retention_ms
+        forgotten = await self.keys.delete_many({"started_ms": {"$lt": cutoff}})
+        return int(forgotten.deleted_count)
+
+    async def owns(self, key: str, attempt: str) -> bool:
+        """Whether the key is still this attempt's (not answered, given up or taken over)."""
+        held = {"_id": key, "attempt": attempt, "response": {"$exists": False}}
+        return await self.keys.count_documents(held, limit=1) == 1
+
+    async def complete(self, key: str, order_id: str, response: str) -> None:
+        """Record the answer, unless the key was given up and claimed for another order."""
+        await self._writes.update(
+            {"_id": key, "order_id": order_id}, {"$set": {"response": response}}
+        )
+
+    async def abandon(self, key: str, attempt: str) -> bool:
+        """Free the key after an attempt that changed nothing (e.g. out of stock); False when
+        the key is no longer this attempt's, which then must leave everything to its owner."""
+        freed = await self.keys.delete_one(
+            {"_id": key, "attempt": attempt, "response": {"$exists": False}}
+        )
+        return freed.deleted_count == 1

@@ -3,7 +3,8 @@
 The original entry's fields are kept verbatim (as one JSON field, so any field names survive),
 which is what replay appends back to the original stream. Fields that were not UTF-8 are kept
 readable there and byte for byte in `fields_base64` (see `undecodable`); replay appends the
-original bytes.
+original bytes. Dead letters do not pile up for ever: `trim` drops those older than a maximum
+age (by their entry id, against Redis' own clock) and the oldest beyond a maximum length.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from sagakit import stream_ids
 from sagakit.envelope import utcnow
 from sagakit.metrics import DEAD_LETTERED
 from sagakit.replies import entries
@@ -30,6 +32,15 @@ from sagakit.undecodable import (
 )
 
 DLQ_PREFIX = "dlq."
+
+# Moves one dead letter back, only if this call removed it: of concurrent replays of the same
+# letter exactly one appends it (a MULTI of XADD + XDEL would let every replayer append it).
+_REPLAY_ONE = """
+if redis.call('XDEL', KEYS[2], ARGV[1]) == 0 then
+  return false
+end
+return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+"""
 
 
 def dlq_stream(stream: str) -> str:
@@ -95,6 +106,7 @@ def _decode(stream: str, dlq_id: str, raw: Mapping[str, str]) -> DeadLetter:
 class DeadLetters:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._replay_one = redis.register_script(_REPLAY_ONE)
 
     async def send(
         self,
@@ -142,18 +154,57 @@ class DeadLetters:
         return [_decode(stream, dlq_id, raw or {}) for dlq_id, raw in found]
 
     async def replay(self, stream: str, dlq_ids: Sequence[str] | None = None) -> int:
-        """Append entries back to the original stream and remove them from the dead letters.
+        """Append entries back to the original stream and remove them from the dead letters;
+        how many this call moved.
 
-        Each entry moves in one MULTI, so a crash never loses or doubles it.
+        Each entry moves in one script, atomically, so a crash never loses or doubles it, and
+        of several concurrent replays (other replicas, operators) only the one that removes
+        an entry appends it. An entry without fields cannot be appended and stays.
         """
-        letters = await self._select(stream, dlq_ids)
-        for letter in letters:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                original = raw_bytes(letter.raw_fields) if letter.raw_fields else letter.fields
-                pipe.xadd(stream, original)  # type: ignore[arg-type]
-                pipe.xdel(dlq_stream(stream), letter.dlq_id)
-                await pipe.execute()
-        return len(letters)
+        replayed = 0
+        for letter in await self._select(stream, dlq_ids):
+            original = raw_bytes(letter.raw_fields) if letter.raw_fields else letter.fields
+            if not original:
+                continue
+            flat = [part for pair in original.items() for part in pair]
+            moved = await self._replay_one(
+                keys=[stream, dlq_stream(stream)], args=[letter.dlq_id, *flat]
+            )
+            if moved is not None:
+                replayed += 1
+        return replayed
+
+    async def oldest_ages_ms(self, streams: Sequence[str]) -> dict[str, int | None]:
+        """How old each stream's oldest dead letter is (its id against Redis' clock), in one
+        round trip; None where there is none."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.time()
+            for stream in streams:
+                pipe.xrange(dlq_stream(stream), count=1)
+            (seconds, micros), *firsts = await pipe.execute()
+        redis_now_ms = int(seconds) * 1000 + int(micros) // 1000
+        ages: dict[str, int | None] = {}
+        for stream, first in zip(streams, firsts, strict=True):
+            found = entries(first)
+            ages[stream] = (
+                max(0, redis_now_ms - stream_ids.parse(found[0][0])[0]) if found else None
+            )
+        return ages
+
+    async def trim(self, stream: str, *, max_age_ms: int, max_len: int) -> int:
+        """Drop dead letters older than `max_age_ms` and the oldest beyond `max_len`; how many.
+
+        An entry's age is its id's millisecond part against Redis' clock (TIME), never this
+        node's. Idempotent, so every replica may run it.
+        """
+        seconds, micros = await self._redis.time()
+        redis_now_ms = seconds * 1000 + micros // 1000
+        minid = f"{max(0, redis_now_ms - max_age_ms)}-0"
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xtrim(dlq_stream(stream), minid=minid, approximate=False)
+            pipe.xtrim(dlq_stream(stream), maxlen=max_len, approximate=False)
+            by_age, by_length = await pipe.execute()
+        return int(by_age) + int(by_length)
 
     async def purge(self, stream: str, dlq_ids: Sequence[str] | None = None) -> int:
         if dlq_ids is None:

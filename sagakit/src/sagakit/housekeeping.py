@@ -1,5 +1,6 @@
 """Periodic upkeep of a worker's streams: lag and pending gauges, trimming what every group
-has consumed, and removing idle consumers that own nothing."""
+has consumed, removing idle consumers that own nothing, and trimming the dead letters by age
+and length."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from sagakit import maintenance
 from sagakit.consumer import ConsumerState
+from sagakit.dead_letters import DeadLetters
 from sagakit.logs import describe, get_logger
 from sagakit.metrics import LAG, PENDING
 
@@ -26,6 +28,7 @@ class Housekeeping:
         self._state = state
         self._required_groups = required_groups
         self._trim = trim
+        self._dead_letters = DeadLetters(state.redis)
 
     async def run(self) -> None:
         settings = self._state.settings
@@ -67,6 +70,14 @@ class Housekeeping:
             )
             if removed:
                 log.info("removed idle consumers", stream=stream, consumers=removed)
+            # Every replica does this: trimming by age and length is idempotent and cheap.
+            dropped = await self._dead_letters.trim(
+                stream,
+                max_age_ms=int(state.settings.dlq_max_age_s * 1000),
+                max_len=state.settings.dlq_max_len,
+            )
+            if dropped:
+                log.info("trimmed dead letters", stream=stream, dropped=dropped)
 
     async def _publish_gauges(self, stream: str) -> None:
         for stats in await maintenance.group_stats(self._state.redis, stream):

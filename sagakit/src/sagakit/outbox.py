@@ -157,9 +157,14 @@ class OutboxRelay:
 
     async def relay(self, doc: Mapping[str, Any]) -> bool:
         """Publish every pending event of `doc`; False when that failed (the sweeper retries)."""
+        return await self._publish(doc) is not None
+
+    async def _publish(self, doc: Mapping[str, Any]) -> int | None:
+        """How many events of `doc` were published now (those published already, removal
+        pending, are not published again); None when publishing failed."""
         events = [e for e in pending_events(doc) if e[0] not in self._published]
         if not events:
-            return True
+            return 0
         try:
             await self._publisher.publish_many_raw(
                 [(stream, fields) for _, stream, fields in events]
@@ -170,7 +175,7 @@ class OutboxRelay:
                 doc_id=str(doc["_id"]),
                 error=describe(exc),
             )
-            return False
+            return None
         event_ids = [event_id for event_id, _, _ in events]
         # Moved to the end, with a new due time: the order of `_pending` is that of due times.
         cleanup = self._pending.pop(doc["_id"], None) or _Cleanup(due=0.0)
@@ -180,7 +185,7 @@ class OutboxRelay:
         self._pending[doc["_id"]] = cleanup
         self._published.update(event_ids)
         self._ensure_flusher()
-        return True
+        return len(event_ids)
 
     def _ensure_flusher(self) -> None:
         if self._flusher is None or self._flusher.done():
@@ -295,14 +300,16 @@ class OutboxRelay:
         await self.flush()
 
     async def sweep(self, *, older_than: timedelta = timedelta(seconds=5), limit: int = 500) -> int:
-        """Republish outboxes whose write is older than `older_than`: left behind by a crash."""
+        """Republish outboxes whose write is older than `older_than`: left behind by a crash.
+        Returns (and counts in the metric) the events actually published again."""
         cutoff = now_ms() - int(older_than.total_seconds() * 1000)
         swept = 0
         relayed: list[Any] = []
         cursor = self.collection.find({OUTBOX_SINCE: {"$lte": cutoff}}).limit(limit)
         async for doc in cursor:
-            if await self.relay(doc):
-                swept += len(pending_events(doc))
+            published = await self._publish(doc)
+            if published is not None:
+                swept += published
                 relayed.append(doc["_id"])
         if swept:
             OUTBOX_SWEPT.labels(self.collection.name).inc(swept)

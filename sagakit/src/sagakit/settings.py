@@ -38,6 +38,10 @@ class WorkerSettings(BaseSettings):
     trim_exact: bool = False
     consumer_cleanup_idle_ms: int = Field(3_600_000, ge=1)
     maintenance_interval_s: float = Field(60.0, gt=0)
+    # Dead letters are kept this long (by their entry id, against Redis' clock) and at most
+    # this many per stream; trimmed every maintenance interval.
+    dlq_max_age_s: float = Field(7 * 24 * 3600.0, gt=0)
+    dlq_max_len: int = Field(100_000, ge=1)
     shutdown_timeout_s: float = Field(7.0, gt=0)
 
     @model_validator(mode="after")

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from pymongo import monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
@@ -354,3 +355,25 @@ async def test_each_document_waits_its_own_delay_before_its_removal(
         assert [i for batch in updates.batches for i in batch] == ["old", "new"]  # v2's removal
         events = await published(redis, stream)
         assert sorted((e.key, e.version) for e in events) == [("new", 1), ("new", 2), ("old", 1)]
+
+
+async def test_the_sweep_counts_only_what_it_published_again(
+    mongo_db: Db, redis: Redis, namespace: str
+) -> None:
+    """An outbox entry published by this process, its removal not written yet, is left to
+    that removal: the sweeper neither republishes nor counts it."""
+    stream = f"{namespace}.orders.events"
+    store = DocumentStore(mongo_db.orders, Publisher(redis), cleanup_delay_s=3600)
+    await mongo_db.orders.insert_one({"_id": "o1", "status": "placed", "version": 1})
+    assert await store.apply("o1", pay(stream, "o1", consumed="m1")) is not None
+    swept_before = swept_metric("orders")
+
+    assert await store.relay.sweep(older_than=timedelta(0)) == 0
+
+    assert swept_metric("orders") == swept_before
+    assert [e.payload["status"] for e in await published(redis, stream)] == ["paid"]
+
+
+def swept_metric(collection: str) -> float:
+    sample = REGISTRY.get_sample_value("sagakit_outbox_swept_total", {"collection": collection})
+    return sample or 0.0
