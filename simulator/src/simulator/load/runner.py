@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 
 import httpx
 
-from sagakit.clock import now_ms
 from simulator.load.client import Api, HttpPools, Placed, RefillsUnavailable
 from simulator.load.contents import order_contents
 from simulator.load.histogram import Latencies
@@ -100,13 +99,13 @@ async def simulate(options: SimulateOptions) -> RunResult:
             own_refills.add(await api.restock(options.restock_to))
         # Refill runs carry the servers' time (Redis's), from which this machine's clock may be
         # far: the runs of the last hour are listed now and left out of the count, so the local
-        # clock only bounds the listing.
-        since_ms = now_ms() - REFILL_LISTING_WINDOW_MS
+        # clock only bounds the listing (the generator has no Redis: its own wall clock it is).
+        since_ms = time.time_ns() // 1_000_000 - REFILL_LISTING_WINDOW_MS
         try:
             if api.has_operator_key:
                 own_refills |= {run["run_id"] for run in await api.refill_runs(since_ms)}
         except RefillsUnavailable:  # the final check says so if it lasts
-            since_ms = now_ms()
+            since_ms = time.time_ns() // 1_000_000
         before = await api.stock()
         contents = order_contents(
             list(before), len(times), seed=options.seed, run_id=uuid.uuid4().hex[:12]
