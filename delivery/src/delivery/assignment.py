@@ -158,14 +158,16 @@ class Assigner:
                 self.shortage.seen()
                 return 0
             waiting = await self.deliveries.oldest_waiting(limit=idle)
-            assigned = 0
-            for doc in waiting:
-                if doc["_id"] in self._in_flight:
-                    continue  # its own attempt is under way here (a new delivery, usually)
-                attempt = await self.assign(doc)
-                if attempt is Attempt.NO_COURIER_FREE:
-                    return assigned
-                assigned += attempt is Attempt.ASSIGNED
+            # One attempt per waiting delivery, all at once: each claim is atomic and each
+            # transition guarded, so they need no turn-taking, and a pass costs one round trip
+            # of latency rather than one per delivery (with zero-delay couriers the sequential
+            # pass was the bottleneck: 2.7 s median from ready to courier_assigned at 20/s).
+            attempts = await asyncio.gather(
+                *(self.assign(doc) for doc in waiting if doc["_id"] not in self._in_flight)
+            )
+            assigned = sum(attempt is Attempt.ASSIGNED for attempt in attempts)
+            if Attempt.NO_COURIER_FREE in attempts:
+                return assigned
             if len(waiting) < idle:  # it saw them all, and served them all
                 self.shortage.cleared(mark)
             elif idle == PASS_SIZE:  # a full page served: more may wait behind it
