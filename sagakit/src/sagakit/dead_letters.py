@@ -1,7 +1,9 @@
 """The dead-letter streams: `dlq.<stream>` holds what a group gave up on, with the reason.
 
 The original entry's fields are kept verbatim (as one JSON field, so any field names survive),
-which is what replay appends back to the original stream.
+which is what replay appends back to the original stream. When the give-up follows an exception,
+the record also keeps its type, message and last frames (`FailureDetails`); records written
+before those fields existed decode with them empty.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import orjson
 from redis.asyncio import Redis
 
 from sagakit.envelope import utcnow
+from sagakit.failure_details import NO_DETAILS, FailureDetails
 from sagakit.metrics import DEAD_LETTERED
 from sagakit.replies import entries
 
@@ -36,6 +39,7 @@ class DeadLetter:
     deliveries: int
     at: str
     fields: dict[str, str]
+    failure: FailureDetails = NO_DETAILS
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +52,7 @@ class DeadLetter:
             "deliveries": self.deliveries,
             "at": self.at,
             "fields": self.fields,
+            **self.failure.as_record(),
         }
 
 
@@ -73,6 +78,7 @@ def _decode(stream: str, dlq_id: str, raw: Mapping[str, str]) -> DeadLetter:
         deliveries=_int(raw.get("deliveries")),
         at=raw.get("at", ""),
         fields=fields if isinstance(fields, dict) else {},
+        failure=FailureDetails.from_record(raw),
     )
 
 
@@ -90,6 +96,7 @@ class DeadLetters:
         reason: str,
         error: str,
         deliveries: int,
+        failure: FailureDetails = NO_DETAILS,
     ) -> None:
         """Append to the dead-letter stream and acknowledge the original, atomically."""
         record = {
@@ -101,6 +108,8 @@ class DeadLetters:
             "at": utcnow().isoformat(),
             "fields": orjson.dumps(dict(fields or {})).decode(),
         }
+        if failure != NO_DETAILS:
+            record.update(failure.as_record())
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.xadd(dlq_stream(stream), record)  # type: ignore[arg-type]
             pipe.xack(stream, group, entry_id)
