@@ -12,10 +12,11 @@ import structlog
 def _console_renderer() -> structlog.dev.ConsoleRenderer:
     # Tracebacks without local variables: rendering every frame's locals (rich's default) took
     # most of a second on the event loop for a handler's failure, and could print secrets.
-    if importlib.util.find_spec("rich") is None:
-        return structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
-    formatter = structlog.dev.RichTracebackFormatter(show_locals=False)
-    return structlog.dev.ConsoleRenderer(exception_formatter=formatter)
+    colors = sys.stderr.isatty()
+    formatter: structlog.typing.ExceptionRenderer = structlog.dev.plain_traceback
+    if importlib.util.find_spec("rich") is not None:
+        formatter = structlog.dev.RichTracebackFormatter(show_locals=False)
+    return structlog.dev.ConsoleRenderer(colors=colors, exception_formatter=formatter)
 
 
 def configure_logging(*, json: bool | None = None, level: str = "INFO") -> None:
