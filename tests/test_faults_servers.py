@@ -336,6 +336,7 @@ async def dead_letters_of(system: System) -> dict[str, int]:
         await redis.aclose()
 
 
+@pytest.mark.timeout(OUTAGE_S + 200)
 async def test_a_long_redis_outage_under_load_dead_letters_nothing(
     owned_redis: OwnedRedis, owned_mongo: OwnedMongo, make_system: Callable[..., System]
 ) -> None:
@@ -350,6 +351,7 @@ async def test_a_long_redis_outage_under_load_dead_letters_nothing(
     assert any(view["status"] == "delivered" for view in views.values())
 
 
+@pytest.mark.timeout(OUTAGE_S + 200)
 async def test_a_long_mongodb_outage_under_load_dead_letters_nothing(
     owned_redis: OwnedRedis, owned_mongo: OwnedMongo, make_system: Callable[..., System]
 ) -> None:
