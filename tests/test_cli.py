@@ -17,6 +17,7 @@ from orders.store import MenuStore
 from saga_contracts.topology import Streams
 from sagakit.connections import mongo_client, redis_client
 from sagakit.dead_letters import DeadLetters
+from sagakit.failure_details import FailureDetails
 
 CLI = Path(sys.executable).parent / "orders-saga"
 
@@ -76,6 +77,7 @@ async def test_streams_and_dead_letter_commands(env: dict[str, str]) -> None:
             reason="unparseable",
             error="test",
             deliveries=1,
+            failure=FailureDetails.of(ValueError("not an envelope")),
         )
         await redis.xreadgroup("orders", "orders-2", {stream: ">"}, count=1)
         views = {v["stream"]: v for v in run(env, "streams", "--json")}
@@ -86,6 +88,7 @@ async def test_streams_and_dead_letter_commands(env: dict[str, str]) -> None:
 
         (letter,) = run(env, "dlq", "list", "--stream", stream)
         assert (letter["reason"], letter["fields"]) == ("unparseable", {"garbage": "1"})
+        assert (letter["error_type"], letter["error_message"]) == ("ValueError", "not an envelope")
         assert run(env, "dlq", "replay", "--stream", stream) == {"stream": stream, "replayed": 1}
         assert await redis.xlen(stream) == 2  # the original and its replay
         await DeadLetters(redis).send(

@@ -1,5 +1,6 @@
 """Black-box faults of the servers under a running `orders-saga up`: Redis killed and restarted
-on its AOF, Redis restarted empty, MongoDB killed (-9) and restarted on its data.
+on its AOF, Redis restarted empty, MongoDB killed (-9) and restarted on its data, and long
+outages of each (`FAULT_OUTAGE_S`, 60 s by default) under a loop of orders.
 
 `up` runs as a user runs it, pointed at a Redis and a MongoDB this test owns (REDIS_URL,
 MONGO_URL), on fixed ports. Orders are placed through the fault, each with its own
@@ -13,7 +14,9 @@ unfired, no courier held (tests/invariants.py), and the socket saw every version
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -22,6 +25,9 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+
+from sagakit.connections import redis_client
+from sagakit.dead_letters import DeadLetters
 
 from .invariants import TERMINAL, Load, place, settled_menu, stores_settled, until_terminal
 from .servers import OwnedMongo, OwnedRedis
@@ -263,3 +269,98 @@ async def test_mongodb_killed_and_restarted_on_its_data_loses_nothing(
     # deadline to end.
     assert set(reasons(views)) <= ACTOR_REASONS, reasons(views)
     assert Counter(v["status"] for v in views.values())["delivered"] > 0
+
+
+# ---- long outages: waited out, never dead-lettered -----------------------------------------
+# The worker waits a failure out, uncounted, only while a dependency fails its ping
+# (sagakit.dependencies); an outage must therefore dead-letter nothing, and every order must
+# complete afterwards without a deadline. Each test lasts about the outage plus 40 s.
+
+OUTAGE_S = float(os.environ.get("FAULT_OUTAGE_S", "60"))
+ORDER_EVERY_S = 0.5
+# Steps outlast the outage, so an order that ends cancelled by a deadline shows a lost message.
+STEP_TIMEOUTS = {
+    f"{step}_TIMEOUT_S": str(int(OUTAGE_S) + 120)
+    for step in (
+        "PAYMENT",
+        "KITCHEN_ACCEPT",
+        "KITCHEN_READY",
+        "COURIER_ASSIGN",
+        "PICKUP",
+        "DELIVERY",
+        "NO_COURIER",
+    )
+}
+
+
+async def orders_through_an_outage(
+    system: System, take_down: Callable[[], Awaitable[None]], bring_back: Callable[[], None]
+) -> dict[str, dict[str, Any]]:
+    """Orders placed every ORDER_EVERY_S from before the outage to after it; then each retried
+    with its key until answered, and the invariants checked. Returns the final views."""
+    load = Load()
+    async with httpx.AsyncClient(base_url=system.url, timeout=10) as client:
+        await wait_ready(client)
+        stop = asyncio.Event()
+
+        async def place_in_a_loop() -> None:
+            n = 0
+            while not stop.is_set():
+                await load.place_ignoring_faults(client, n)
+                n += 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), ORDER_EVERY_S)
+
+        placing = asyncio.create_task(place_in_a_loop())
+        await asyncio.sleep(3)  # orders in every step when the server goes
+        await take_down()
+        await asyncio.sleep(OUTAGE_S)
+        await asyncio.to_thread(bring_back)
+        await asyncio.sleep(3)
+        stop.set()
+        await placing
+
+        orders, by_id = await load.settle(client)
+        views = await until_terminal(client, orders, timeout_s=OUTAGE_S + 90)
+        await settled_menu(client, views, by_id)
+        await stores_settled(system.runtime(), set(orders))
+    return views
+
+
+async def dead_letters_of(system: System) -> dict[str, int]:
+    redis = redis_client(system.runtime()["redis_url"])
+    try:
+        dead = DeadLetters(redis)
+        return {stream: await dead.count(stream) for stream in await dead.streams()}
+    finally:
+        await redis.aclose()
+
+
+@pytest.mark.timeout(OUTAGE_S + 200)
+async def test_a_long_redis_outage_under_load_dead_letters_nothing(
+    owned_redis: OwnedRedis, owned_mongo: OwnedMongo, make_system: Callable[..., System]
+) -> None:
+    system = make_system(system_env(owned_redis, owned_mongo, **STEP_TIMEOUTS))
+
+    async def take_down() -> None:
+        await asyncio.to_thread(owned_redis.crash)
+
+    views = await orders_through_an_outage(system, take_down, owned_redis.start)
+    assert await dead_letters_of(system) == {}
+    assert set(reasons(views)) <= ACTOR_REASONS, reasons(views)
+    assert any(view["status"] == "delivered" for view in views.values())
+
+
+@pytest.mark.timeout(OUTAGE_S + 200)
+async def test_a_long_mongodb_outage_under_load_dead_letters_nothing(
+    owned_redis: OwnedRedis, owned_mongo: OwnedMongo, make_system: Callable[..., System]
+) -> None:
+    system = make_system(system_env(owned_redis, owned_mongo, **STEP_TIMEOUTS))
+
+    async def take_down() -> None:
+        await asyncio.to_thread(owned_mongo.kill)
+
+    views = await orders_through_an_outage(system, take_down, owned_mongo.start)
+    assert await dead_letters_of(system) == {}
+    assert set(reasons(views)) <= ACTOR_REASONS, reasons(views)
+    assert any(view["status"] == "delivered" for view in views.values())

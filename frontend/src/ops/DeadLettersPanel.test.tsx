@@ -56,6 +56,31 @@ describe("DeadLettersPanel", () => {
     ).toBeInTheDocument();
   });
 
+  it("shows the exception's type and its traceback, for letters that have one", async () => {
+    const crashed = deadLetter({
+      dlq_id: "4-0",
+      original_id: "40-0",
+      reason: "timeout",
+      error: "handler timed out after 10 s",
+      error_type: "TimeoutError",
+      error_message: "",
+      traceback: 'Traceback (most recent call last):\n  File "kitchen.py", line 7, in on_order\n',
+    });
+    server([first, crashed]);
+    show();
+    const table = await screen.findByRole("table", { name: "Dead letters of payments.events" });
+    const [old, timedOut] = within(table).getAllByRole("row").slice(1) as [
+      HTMLElement,
+      HTMLElement,
+    ];
+    expect(timedOut).toHaveTextContent("TimeoutError");
+    const disclosure = within(timedOut).getByText("Traceback of TimeoutError");
+    await userEvent.click(disclosure);
+    expect(within(timedOut).getByText(/File "kitchen\.py", line 7, in on_order/)).toBeVisible();
+    // dead-lettered without an exception, or before these were recorded: no empty disclosure
+    expect(within(old).queryByText(/Traceback/)).toBeNull();
+  });
+
   it("replays one entry through the API and shows the refreshed list", async () => {
     const { calls } = server([first, second]);
     show();

@@ -86,6 +86,21 @@ function LetterRow({
         <span className="block max-w-xs break-words text-slate-700 dark:text-slate-300">
           {letter.error}
         </span>
+        {letter.error_type && (
+          <span className="block font-mono text-xs">
+            {letter.error_type}
+          </span>
+        )}
+        {letter.traceback && (
+          <details>
+            <summary className="cursor-pointer text-xs">
+              Traceback of {letter.error_type || "the error"}
+            </summary>
+            <pre className="mt-1 max-h-60 max-w-md overflow-auto rounded bg-slate-100 p-2 text-xs dark:bg-slate-800">
+              {letter.traceback}
+            </pre>
+          </details>
+        )}
       </td>
       <td className={`${tdClass} ${numClass}`}>{formatCount(letter.deliveries)}</td>
       <td className={`${tdClass} whitespace-nowrap`}>

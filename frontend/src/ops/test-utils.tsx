@@ -130,6 +130,9 @@ export function deadLetter(overrides: Partial<DeadLetter> = {}): DeadLetter {
     deliveries: 1,
     at: "2026-01-01T10:00:00+00:00",
     fields: { garbage: "yes" },
+    error_type: "",
+    error_message: "",
+    traceback: "",
     ...overrides,
   };
 }

@@ -31,6 +31,12 @@ export type DeadLetter = {
   deliveries: number;
   at: string;
   fields: Record<string, unknown>;
+  /** The exception that made the group give up; "" when there was none (an unparseable entry)
+   * or the entry was dead-lettered before these were recorded. */
+  error_type: string;
+  error_message: string;
+  /** The last frames of its traceback, bounded in size by the server. */
+  traceback: string;
 };
 
 export type Outcomes = {

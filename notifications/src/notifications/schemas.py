@@ -115,6 +115,11 @@ class DeadLetterView(_Out):
     deliveries: int
     at: str
     fields: dict[str, Any]
+    # The exception that made the group give up: empty for a give-up without one (an
+    # unparseable entry) and for entries dead-lettered before these were recorded.
+    error_type: str = ""
+    error_message: str = ""
+    traceback: str = ""
 
 
 class DeadLetterSelection(BaseModel):

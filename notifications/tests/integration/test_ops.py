@@ -8,6 +8,7 @@ from websockets.asyncio.client import connect
 
 from saga_contracts.messages import CancelReason, OrderStatus
 from sagakit.dead_letters import DeadLetters, dlq_stream
+from sagakit.failure_details import FailureDetails
 from sagakit.testing.services import uvicorn_server
 from sagakit.testing.waiting import eventually
 
@@ -34,9 +35,17 @@ async def dead_letter(app: Notifications, order_id: str) -> None:
         entry_id="0-1",
         fields=status_event(order_id, 1).to_fields(),
         reason="max_deliveries",
-        error="RuntimeError('boom')",
+        error="RuntimeError: boom",
         deliveries=5,
+        failure=FailureDetails.of(crash_in_a_handler()),
     )
+
+
+def crash_in_a_handler() -> RuntimeError:
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError as exc:
+        return exc
 
 
 async def test_ops_routes_need_the_operator_key(start_notifications: StartNotifications) -> None:
@@ -125,6 +134,8 @@ async def test_dead_letters_can_be_listed_replayed_and_purged(
     assert [letter["fields"]["key"] for letter in letters] == [replayed_order, purged_order]
     assert letters[0]["reason"] == "max_deliveries"
     assert letters[0]["deliveries"] == 5
+    assert (letters[0]["error_type"], letters[0]["error_message"]) == ("RuntimeError", "boom")
+    assert "in crash_in_a_handler" in letters[0]["traceback"]
     everywhere = await app.client.get("/api/ops/dlq", headers=OPERATOR, params={"limit": 1})
     assert [letter["dlq_id"] for letter in everywhere.json()] == [letters[0]["dlq_id"]]
 

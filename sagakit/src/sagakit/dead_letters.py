@@ -5,6 +5,8 @@ which is what replay appends back to the original stream. Fields that were not U
 readable there and byte for byte in `fields_base64` (see `undecodable`); replay appends the
 original bytes. Dead letters do not pile up for ever: `trim` drops those older than a maximum
 age (by their entry id, against Redis' own clock) and the oldest beyond a maximum length.
+When the give-up follows an exception, the record also keeps its type, message and last frames
+(`FailureDetails`); records written before those fields existed decode with them empty.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from redis.asyncio import Redis
 
 from sagakit import stream_ids
 from sagakit.envelope import utcnow
+from sagakit.failure_details import NO_DETAILS, FailureDetails
 from sagakit.metrics import DEAD_LETTERED
 from sagakit.replies import entries
 from sagakit.undecodable import (
@@ -59,6 +62,7 @@ class DeadLetter:
     at: str
     fields: dict[str, str]
     raw_fields: RawFields | None = None  # base64 of fields that were not UTF-8
+    failure: FailureDetails = NO_DETAILS
 
     def as_dict(self) -> dict[str, Any]:
         listed = {
@@ -71,6 +75,7 @@ class DeadLetter:
             "deliveries": self.deliveries,
             "at": self.at,
             "fields": self.fields,
+            **self.failure.as_record(),
         }
         if self.raw_fields is not None:
             listed[RAW_FIELDS] = [list(pair) for pair in self.raw_fields]
@@ -100,6 +105,7 @@ def _decode(stream: str, dlq_id: str, raw: Mapping[str, str]) -> DeadLetter:
         at=raw.get("at", ""),
         fields=fields if isinstance(fields, dict) else {},
         raw_fields=parse_raw(raw[RAW_FIELDS]) if RAW_FIELDS in raw else None,
+        failure=FailureDetails.from_record(raw),
     )
 
 
@@ -118,6 +124,7 @@ class DeadLetters:
         reason: str,
         error: str,
         deliveries: int,
+        failure: FailureDetails = NO_DETAILS,
     ) -> None:
         """Append to the dead-letter stream and acknowledge the original, atomically."""
         record = {
@@ -131,6 +138,8 @@ class DeadLetters:
         }
         if fields and is_undecodable(fields):
             record[RAW_FIELDS] = encode_raw(fields)
+        if failure != NO_DETAILS:
+            record.update(failure.as_record())
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.xadd(dlq_stream(stream), record)  # type: ignore[arg-type]
             pipe.xack(stream, group, entry_id)

@@ -16,6 +16,7 @@ from sagakit.logs import describe, get_logger
 from sagakit.metrics import FAILED, HANDLER_SECONDS, PROCESSED
 from sagakit.retries import RetryPolicy
 from sagakit.routing import Delivery, Router
+from sagakit.traceback_limiter import TracebackLimiter
 
 log = get_logger("sagakit.worker")
 
@@ -29,6 +30,7 @@ class Handling:
         self._retries = retries
         self._early = early
         self._metric_children: dict[tuple[str, str], Any] = {}
+        self._tracebacks = TracebackLimiter(state.settings.traceback_interval_s)
 
     async def process(self, key: str, work: Work) -> None:
         """The keyed scheduler's callback: one piece of work, start to end."""
@@ -58,14 +60,16 @@ class Handling:
         back to run again later (it stays held)."""
         current: Delivery | None = delivery
         waited_out = 0
+        failures = 0
         while current is not None:
             handler = self._router.handler_for(current.stream, current.envelope.type)
             if handler is None:
                 self._state.acker.ack(current.stream, current.entry_id)
                 return False
             started = time.perf_counter()
+            deadline = asyncio.timeout(self._state.settings.handler_timeout_s)
             try:
-                async with asyncio.timeout(self._state.settings.handler_timeout_s):
+                async with deadline:
                     await handler(current)
             except PoisonMessage as exc:
                 await self._retries.give_up(
@@ -76,6 +80,7 @@ class Handling:
                         "invalid_payload",
                         str(exc),
                         current.attempt,
+                        exc,
                     )
                 )
                 return False
@@ -89,14 +94,22 @@ class Handling:
                 )
                 current, waited_out = await self._retries.after_failure(current, exc, waited_out)
             except Exception as exc:
+                failures += 1
+                timed_out = deadline.expired()
                 self._children(current.stream, current.envelope.type)[1].inc()
+                # One line per failure; the traceback only at an entry's first failure, and at
+                # most once per interval for a storm of the same error.
                 log.warning(
                     "handler failed",
                     stream=current.stream,
+                    entry_id=current.entry_id,
                     attempt=current.attempt,
-                    error=describe(exc),
+                    error=self._retries.describe(exc, timed_out=timed_out),
+                    **(self._tracebacks.log_fields(current.stream, exc) if failures == 1 else {}),
                 )
-                current, waited_out = await self._retries.after_failure(current, exc, waited_out)
+                current, waited_out = await self._retries.after_failure(
+                    current, exc, waited_out, timed_out=timed_out
+                )
             else:
                 processed, _, latency = self._children(current.stream, current.envelope.type)
                 latency.observe(time.perf_counter() - started)

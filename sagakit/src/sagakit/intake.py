@@ -30,6 +30,7 @@ class GiveUp:
     reason: str
     error: str
     deliveries: int
+    exception: BaseException | None = None  # what made it give up, when something raised
 
 
 Work = Delivery | GiveUp

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 
 import structlog
 
 
+def _console_renderer() -> structlog.dev.ConsoleRenderer:
+    # Tracebacks without local variables: rendering every frame's locals (rich's default) took
+    # most of a second on the event loop for a handler's failure, and could print secrets.
+    colors = sys.stderr.isatty()
+    formatter: structlog.typing.ExceptionRenderer = structlog.dev.plain_traceback
+    if importlib.util.find_spec("rich") is not None:
+        formatter = structlog.dev.RichTracebackFormatter(show_locals=False)
+    return structlog.dev.ConsoleRenderer(colors=colors, exception_formatter=formatter)
+
+
 def configure_logging(*, json: bool | None = None, level: str = "INFO") -> None:
     """Configure structlog once per process. `json=None` picks JSON unless stderr is a TTY."""
     use_json = (not sys.stderr.isatty()) if json is None else json
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer() if use_json else _console_renderer()
     )
     structlog.configure(
         processors=[

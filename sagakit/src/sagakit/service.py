@@ -21,6 +21,7 @@ from sagakit.backoff import Backoff
 from sagakit.clock_sync import ClockSync
 from sagakit.connections import mongo_client, redis_client
 from sagakit.dead_letters import DeadLetters
+from sagakit.dependencies import DependencyCheck, Ping
 from sagakit.health import Health
 from sagakit.lifecycle import Component, Periodic
 from sagakit.logs import describe, get_logger
@@ -54,6 +55,11 @@ class ServiceRuntime:
         self.db: AsyncDatabase[dict[str, Any]] = self.mongo[connections.mongo_db]
         self.publisher = Publisher(self.redis)
         self.dead_letters = DeadLetters(self.redis)
+        # One check for readiness and for every worker's failures: through the clients the
+        # handlers use, so their pools and this event loop are part of what it measures.
+        self.dependencies = DependencyCheck(
+            self._pings(), timeout_s=self.worker_settings.dependency_ping_timeout_s
+        )
         self.workers: list[StreamWorker] = []
         # The clock comes first: every time this process writes or compares for others is
         # the Redis server's (clock.py), so nothing starts before one sync has succeeded.
@@ -88,6 +94,7 @@ class ServiceRuntime:
             settings=self.worker_settings,
             health=self.health,
             required_groups=required_groups,
+            dependencies=self.dependencies,
         )
         self.workers.append(worker)
         self._components.append(worker)
@@ -136,16 +143,13 @@ class ServiceRuntime:
                     )
                     await asyncio.sleep(backoff.delay(attempt))
 
+    def _pings(self) -> dict[str, Ping]:
+        pings: dict[str, Ping] = {"redis": self.redis.ping}
+        if self.uses_mongo:
+            pings["mongo"] = lambda: self.mongo.admin.command("ping")
+        return pings
+
     async def _probe(self) -> None:
-        try:
-            await self.redis.ping()
-            self.health.set("redis", True)
-        except Exception as exc:
-            self.health.set("redis", False, f"redis: {exc!r}")
-        if not self.uses_mongo:
-            return
-        try:
-            await self.mongo.admin.command("ping")
-            self.health.set("mongo", True)
-        except Exception as exc:
-            self.health.set("mongo", False, f"mongo: {exc!r}")
+        down = await self.dependencies.down()
+        for name in self.dependencies.names:
+            self.health.set(name, name not in down, down.get(name, ""))

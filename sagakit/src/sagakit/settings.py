@@ -43,6 +43,11 @@ class WorkerSettings(BaseSettings):
     dlq_max_age_s: float = Field(7 * 24 * 3600.0, gt=0)
     dlq_max_len: int = Field(100_000, ge=1)
     shutdown_timeout_s: float = Field(7.0, gt=0)
+    # A dependency that does not answer a ping within this counts as unreachable: a handler's
+    # failure meanwhile is waited out instead of counted (dependencies.py).
+    dependency_ping_timeout_s: float = Field(2.0, gt=0)
+    # At most one logged traceback per (stream, exception type, location) per interval.
+    traceback_interval_s: float = Field(60.0, gt=0)
 
     @model_validator(mode="after")
     def _claim_after_timeout(self) -> WorkerSettings:

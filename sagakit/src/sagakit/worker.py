@@ -27,6 +27,7 @@ from sagakit.claiming import Claimer
 from sagakit.connections import TRANSIENT_ERRORS, redis_client
 from sagakit.consumer import ConsumerState
 from sagakit.dead_letters import DeadLetters
+from sagakit.dependencies import DependencyCheck
 from sagakit.early import EarlyArrivals
 from sagakit.handling import Handling
 from sagakit.health import Health
@@ -56,7 +57,10 @@ class StreamWorker:
         health: Health | None = None,
         required_groups: Mapping[str, Sequence[str]] | None = None,
         trim: bool = True,
+        dependencies: DependencyCheck | None = None,
     ) -> None:
+        """`dependencies`: what a failing handler's dependencies are (by default this worker's
+        Redis only); a failure is waited out, uncounted, only while one of them is down."""
         self.group = group
         self.consumer = consumer
         self.streams = router.streams
@@ -79,7 +83,11 @@ class StreamWorker:
         self._scheduler: KeyedScheduler[Work] = KeyedScheduler(self._process)
         self._scheduler.limit = settings.max_in_flight
         intake = Intake(self._state, self._scheduler)
-        retries = RetryPolicy(self._state, intake, DeadLetters(redis))
+        if dependencies is None:
+            dependencies = DependencyCheck(
+                {"redis": redis.ping}, timeout_s=settings.dependency_ping_timeout_s
+            )
+        retries = RetryPolicy(self._state, intake, DeadLetters(redis), dependencies)
         self._early = EarlyArrivals(self._state, self._scheduler)
         self._handling = Handling(self._state, router, retries, self._early)
         self._read_loop = ReadLoop(self._state, intake, self._scheduler)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest_asyncio
 
 from sagakit.connections import redis_client
+from sagakit.dependencies import DependencyCheck
 from sagakit.publisher import Publisher
 from sagakit.routing import Router
 from sagakit.settings import WorkerSettings
@@ -48,6 +49,7 @@ async def make_worker(redis_url: str) -> AsyncIterator[MakeWorker]:
         group: str,
         consumer: str = "c1",
         url: str | None = None,
+        dependencies: DependencyCheck | None = None,
         **overrides: Any,
     ) -> StreamWorker:
         worker = StreamWorker(
@@ -56,6 +58,7 @@ async def make_worker(redis_url: str) -> AsyncIterator[MakeWorker]:
             consumer=consumer,
             router=router,
             settings=fast_settings(**overrides),
+            dependencies=dependencies,
         )
         await worker.start()
         started.append(worker)
