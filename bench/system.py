@@ -1,6 +1,7 @@
 """Whole-system benchmark: `orders-saga up` in zero-delay mode, driven by `orders-saga simulate`.
 
     uv run python bench/system.py --rate 40 --duration 30 --runs 3 [--track 0.1] [--processes]
+        [--replicas N]   # N processes of every service (implies --processes)
 
 Starts `up` on a free port with a fresh data directory (actors answer at once, 1000 couriers,
 no periodic refill), runs the load generator `--runs` times (restocking before each), samples
@@ -56,9 +57,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--track", default="all")
     parser.add_argument("--processes", action="store_true", help="up --processes")
+    parser.add_argument("--replicas", type=int, help="up --replicas N (implies --processes)")
     args = parser.parse_args()
+    up_args = ["--processes"] if args.processes else []
+    if args.replicas:
+        up_args = ["--replicas", str(args.replicas)]
 
-    with running_up(ZERO_DELAY, ["--processes"] if args.processes else []) as up:
+    with running_up(ZERO_DELAY, up_args) as up:
         peaks: dict[str, float] = {}
         stop_sampling = threading.Event()
 
