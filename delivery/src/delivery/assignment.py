@@ -8,9 +8,10 @@ different courier, or the delivery ended meanwhile), the claimed courier is free
 delivery records at most one courier, and a courier holds at most one order.
 
 A new delivery is attempted at once unless older ones wait for a courier (`assign_in_turn`).
-`assign_waiting` hands free couriers to the oldest waiting deliveries. It runs when poked
-(after a release, while deliveries may be waiting) and periodically as a fallback; one pass at
-a time per process, and pokes during a pass cause one more pass rather than piling up.
+`assign_waiting` hands free couriers to the oldest waiting deliveries, attempting them all at
+once. It runs when poked (after every release: the deliveries waiting for that courier may be
+another replica's) and periodically as a fallback; one pass at a time per process, and pokes
+during a pass cause one more pass rather than piling up.
 """
 
 from __future__ import annotations
@@ -153,31 +154,33 @@ class Assigner:
         """Give free couriers to the oldest waiting deliveries; how many were assigned."""
         async with self._one_pass_at_a_time:
             mark = self.shortage.mark()
-            idle = await self.fleet.count_idle(up_to=PASS_SIZE)
-            if idle == 0:
+            waiting = await self.deliveries.oldest_waiting(limit=PASS_SIZE)
+            # A delivery with its own attempt under way here (a new one, usually) is left to it.
+            serve = [doc for doc in waiting if doc["_id"] not in self._in_flight]
+            idle = await self.fleet.count_idle(up_to=len(serve)) if serve else 0
+            if serve and idle == 0:
                 self.shortage.seen()
                 return 0
-            waiting = await self.deliveries.oldest_waiting(limit=idle)
-            # One attempt per waiting delivery, all at once: each claim is atomic and each
-            # transition guarded, so they need no turn-taking, and a pass costs one round trip
-            # of latency rather than one per delivery (with zero-delay couriers the sequential
-            # pass was the bottleneck: 2.7 s median from ready to courier_assigned at 20/s).
-            attempts = await asyncio.gather(
-                *(self.assign(doc) for doc in waiting if doc["_id"] not in self._in_flight)
-            )
+            # One attempt per delivery a courier is free for, all at once: each claim is atomic
+            # and each transition guarded, so they need no turn-taking, and a pass costs one
+            # round trip of latency rather than one per delivery (with zero-delay couriers the
+            # sequential pass was the bottleneck: 2.7 s median from ready to courier_assigned
+            # at 20/s, and with replicas a backlog that never cleared).
+            attempts = await asyncio.gather(*(self.assign(doc) for doc in serve[:idle]))
             assigned = sum(attempt is Attempt.ASSIGNED for attempt in attempts)
             if Attempt.NO_COURIER_FREE in attempts:
                 return assigned
-            if len(waiting) < idle:  # it saw them all, and served them all
+            if len(serve) <= idle and len(waiting) < PASS_SIZE:  # it saw them all, served all
                 self.shortage.cleared(mark)
-            elif idle == PASS_SIZE:  # a full page served: more may wait behind it
+            elif len(waiting) == PASS_SIZE:  # a full page: more may wait behind it
                 self.poke()
             return assigned
 
     def poke(self) -> None:
-        """A courier was freed: run a pass soon (without waiting for it), if deliveries may be
-        waiting for one. Otherwise the periodic pass is enough."""
-        if not self._running or not self.shortage.possible:
+        """A courier was freed: run a pass soon (without waiting for it). Deliveries may wait
+        for it although this process saw no shortage (another replica did), so every release
+        pokes; a pass that finds nobody waiting costs one indexed read."""
+        if not self._running:
             return
         self._poked = True
         if self._poke_task is None or self._poke_task.done():

@@ -32,6 +32,7 @@ from sagakit.envelope import Message
 from sagakit.publisher import Publisher
 from sagakit.replies import entries
 from sagakit.routing import Delivery as Received
+from sagakit.testing.waiting import eventually
 
 if TYPE_CHECKING:  # fixtures come from conftest.py; test modules cannot import it
     from conftest import Db
@@ -195,3 +196,30 @@ async def test_the_database_is_asked_about_older_deliveries_only_once_couriers_r
     assert one.commands.take() == {COUNT_IDLE: 1, READ: 1, CLAIM: 1, WRITE: 1}
     statuses = {d["_id"]: d["status"] async for d in mongo_db.deliveries.find({})}
     assert statuses == {"first": "delivered", "second": "assigned", "third": "waiting"}
+
+
+async def test_a_courier_freed_at_one_replica_serves_a_delivery_waiting_at_another(
+    start_replicas: Start, mongo_db: Db
+) -> None:
+    """The replica that frees a courier may never have seen the shortage (another replica's
+    claim failed): its release must still start a pass, or the delivery waits for a periodic
+    pass, or its deadline (found by the multi-replica system test)."""
+    one, other = await start_replicas(1)
+    await one.assigner.start()  # periodic passes an hour apart: only pokes serve in time
+    await other.assigner.start()
+    try:
+        await one.handle(RequestDelivery(order_id="first", address="1 Main St"), "first")
+        await one.handle(RequestDelivery(order_id="second", address="2 Main St"), "second")
+        assert one.assigner.shortage.possible
+        assert not other.assigner.shortage.possible  # its start-up pass found nobody waiting
+
+        await other.handle(CourierDelivered(order_id="first", courier_id="courier-01"), "first")
+
+        async def second_assigned() -> bool:
+            doc = await mongo_db.deliveries.find_one({"_id": "second"})
+            return doc is not None and doc["status"] == "assigned"
+
+        await eventually(second_assigned, what="the freed courier given to 'second'")
+    finally:
+        await one.assigner.stop()
+        await other.assigner.stop()
