@@ -69,7 +69,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(int(DURATION_S + DRAIN_S + 3
 ENV = {
     **FAST_ACTORS,
     # No trimming during the run: the payment and courier streams are counted afterwards.
-    "STREAMS_TRIM_INTERVAL_S": "3600",
+    "STREAMS_TRIM_INTERVAL_S": str(int(DURATION_S + DRAIN_S + 3600)),
     # STREAMS_CONSUMER_CLEANUP_IDLE_MS stays at its default (an hour): a consumer left over
     # by a dead process must still be there to be seen, not be cleaned up before the check.
     "STREAM_PREFIX": "",
