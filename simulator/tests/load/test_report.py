@@ -142,6 +142,7 @@ def test_json_has_every_figure() -> None:
     figs = figures(result)
     data = orjson.loads(orjson.dumps(as_json(result, figs)))
     assert data["orders"]["accepted"] == 3
+    assert data["orders"]["accepted_ids"] == ["order0", "order1", "order3"]
     assert data["latency_ms"]["terminal"]["count"] == 2
     assert set(data["latency_ms"]) >= {"POST answer", *HAPPY, "cancelled", "terminal"}
     assert data["outcomes"]["delivered"] == 2

@@ -285,6 +285,8 @@ def as_json(result: RunResult, figs: Figures) -> dict[str, Any]:
             "unknown": figs.unknown,
             "tracked": figs.tracked,
             "completed": figs.completed,
+            # which orders exist because of this run: a test compares them with the stores
+            "accepted_ids": sorted(r.order_id for r in result.records if r.accepted and r.order_id),
         },
         "throughput": {
             "placed_per_s": round(figs.sent_per_s, 3),
