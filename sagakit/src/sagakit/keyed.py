@@ -21,7 +21,7 @@ class KeyedScheduler(Generic[T]):
     """
 
     def __init__(self, process: Callable[[str, T], Awaitable[None]]) -> None:
-        self._process = process
+        self.process = process  # settable: a worker wires its handler in after building it
         self._queues: dict[str, deque[T]] = {}
         self._drains: dict[str, asyncio.Task[None]] = {}
         self._started: set[str] = set()
@@ -74,7 +74,7 @@ class KeyedScheduler(Generic[T]):
             while queue:
                 item = queue[0]
                 try:
-                    await self._process(key, item)
+                    await self.process(key, item)
                 except Exception:  # one item's failure must not drop the rest of its key
                     log.exception("keyed item failed", key=key)
                 finally:

@@ -80,7 +80,7 @@ class StreamWorker:
             acker=Acker(redis, group),
             health=health or Health(),
         )
-        self._scheduler: KeyedScheduler[Work] = KeyedScheduler(self._process)
+        self._scheduler: KeyedScheduler[Work] = KeyedScheduler(_not_wired)
         self._scheduler.limit = settings.max_in_flight
         intake = Intake(self._state, self._scheduler)
         if dependencies is None:
@@ -90,6 +90,7 @@ class StreamWorker:
         retries = RetryPolicy(self._state, intake, DeadLetters(redis), dependencies)
         self._early = EarlyArrivals(self._state, self._scheduler)
         self._handling = Handling(self._state, router, retries, self._early)
+        self._scheduler.process = self._handling.process  # the parts above needed the scheduler
         self._read_loop = ReadLoop(self._state, intake, self._scheduler)
         self._claimer = Claimer(self._state, intake, self._scheduler)
         self._housekeeping = Housekeeping(
@@ -98,9 +99,6 @@ class StreamWorker:
         self._tasks: list[asyncio.Task[None]] = []
         self._reading: asyncio.Task[None] | None = None
         self._stopping = False
-
-    async def _process(self, key: str, work: Work) -> None:
-        await self._handling.process(key, work)
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -178,3 +176,7 @@ class StreamWorker:
     def health(self) -> Health:
         """The readiness this worker reports into (the one passed in, or its own)."""
         return self._state.health
+
+
+async def _not_wired(key: str, work: Work) -> None:
+    raise RuntimeError("the scheduler runs work before the worker wired its handling in")
