@@ -14,7 +14,8 @@ class DeliverySettings(BaseSettings):
     no_courier_timeout_s: float = Field(30.0, gt=0)
     # Fallback sweep that gives free couriers to waiting deliveries (a release also triggers it
     # while couriers may be short).
-    assign_interval_s: float = Field(1.0, gt=0)
+    # A fallback: every courier release starts a pass at once (assignment.py).
+    assign_interval_s: float = Field(5.0, gt=0)
     # Frees couriers stranded by a crash (held for an ended delivery) and finishes assignments
     # a crash interrupted (courier claimed, delivery not yet written).
     fleet_janitor_interval_s: float = Field(5.0, gt=0)

@@ -64,6 +64,9 @@ class ReadLoop:
                     else:
                         await self._reclaim_lost_deliveries()
                     recover = False
+                    # Redis answered and the groups exist: ready now, not only once the first
+                    # blocking read returns (up to BLOCK later when nothing comes).
+                    self._mark_consuming()
                 await self._scheduler.wait_for_room()
                 room = state.settings.max_in_flight - self._scheduler.size
                 response = await state.reader.xreadgroup(
@@ -73,9 +76,7 @@ class ReadLoop:
                     count=max(1, min(state.settings.batch_size, room)),
                     block=state.settings.block_ms,
                 )
-                if not self._consuming:
-                    self._consuming = True
-                    state.health.set(state.health_name, True)
+                self._mark_consuming()
                 failures = 0
                 for stream, batch in read_reply(response):
                     for entry_id, fields in batch:
@@ -86,6 +87,11 @@ class ReadLoop:
                 if self.stopping:  # the reader's socket was closed to end this loop
                     return
                 failures, recover = await self._read_failed(exc, failures, recover)
+
+    def _mark_consuming(self) -> None:
+        if not self._consuming:
+            self._consuming = True
+            self._state.health.set(self._state.health_name, True)
 
     async def _ensure_groups(self) -> None:
         for stream in self._state.streams:
