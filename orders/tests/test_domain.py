@@ -232,6 +232,13 @@ def deliver_in_any_order(script: list[Signal], picks: list[int]) -> Order:
     return order
 
 
+def deliver_in_order(script: list[Signal]) -> Order:
+    order = Order()
+    for index, signal in enumerate(script):
+        order.receive(signal, index)
+    return order
+
+
 @given(
     script=st.sampled_from(REPLY_SCRIPTS),
     picks=st.lists(st.integers(min_value=0, max_value=10**6), max_size=60),
@@ -239,9 +246,7 @@ def deliver_in_any_order(script: list[Signal], picks: list[int]) -> Order:
 def test_replies_applied_by_any_replica_in_any_order_give_the_same_order(
     script: list[Signal], picks: list[int]
 ) -> None:
-    in_order = Order()
-    for index, signal in enumerate(script):
-        in_order.receive(signal, index)
+    in_order = deliver_in_order(script)
     any_order = deliver_in_any_order(script, picks)
     assert any_order.history == in_order.history
     assert (any_order.status, any_order.reason, any_order.version) == (
@@ -259,9 +264,7 @@ def test_replies_applied_by_any_replica_in_any_order_give_the_same_order(
 def test_a_failure_overtaking_its_step_ends_the_order_the_same_way(
     script: list[Signal], picks: list[int]
 ) -> None:
-    in_order = Order()
-    for index, signal in enumerate(script):
-        in_order.receive(signal, index)
+    in_order = deliver_in_order(script)
     any_order = deliver_in_any_order(script, picks)
     assert (any_order.status, any_order.reason, any_order.stock) == (
         in_order.status,
