@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -117,6 +118,15 @@ def descendants(pid: int) -> list[int]:
         found.extend(kids)
         frontier.extend(kids)
     return found
+
+
+def cpu_by_name(up: RunningUp) -> Counter[str]:
+    """CPU seconds used so far by `up` and each process below it, by short name (all
+    replicas of a service together)."""
+    used: Counter[str] = Counter()
+    for pid in [up.process.pid, *descendants(up.process.pid)]:
+        used["up" if pid == up.process.pid else process_name(pid)] += cpu_seconds(pid)
+    return used
 
 
 SERVERS = ("redis-server", "nx-27017", "nx_27017")

@@ -17,7 +17,7 @@ import time
 from collections import Counter
 
 import redis
-from harness import cpu_seconds, descendants, process_name, running_up
+from harness import cpu_by_name, running_up
 
 IDLE = {"REFILL_INTERVAL_S": "0"}
 
@@ -36,16 +36,10 @@ def measure(replicas: int, warmup_s: float, seconds: float) -> dict[str, object]
         redis_url = json.loads((up.data_dir / "runtime.json").read_text())["redis_url"]
         time.sleep(warmup_s)
 
-        def cpu_by_name() -> Counter[str]:
-            used: Counter[str] = Counter()
-            for pid in [up.process.pid, *descendants(up.process.pid)]:
-                used["up" if pid == up.process.pid else process_name(pid)] += cpu_seconds(pid)
-            return used
-
-        cpu_before, calls_before = cpu_by_name(), commandstats(redis_url)
+        cpu_before, calls_before = cpu_by_name(up), commandstats(redis_url)
         started = time.monotonic()
         time.sleep(seconds)
-        cpu_after, calls_after = cpu_by_name(), commandstats(redis_url)
+        cpu_after, calls_after = cpu_by_name(up), commandstats(redis_url)
         elapsed = time.monotonic() - started
     cpu = {k: round(100 * (cpu_after[k] - cpu_before[k]) / elapsed, 2) for k in cpu_after}
     calls = calls_after - calls_before

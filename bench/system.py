@@ -26,7 +26,7 @@ from collections import Counter
 from harness import (
     LAST_LINE,
     ZERO_DELAY,
-    cpu_seconds,
+    cpu_by_name,
     descendants,
     process_name,
     rss_mb,
@@ -78,15 +78,9 @@ def main() -> None:
         results = []
         cpu_ms_per_order: list[Counter[str]] = []
 
-        def cpu_by_name() -> Counter[str]:
-            used: Counter[str] = Counter()
-            for pid in [up.process.pid, *descendants(up.process.pid)]:
-                used["up" if pid == up.process.pid else process_name(pid)] += cpu_seconds(pid)
-            return used
-
         try:
             for run in range(args.runs):
-                before = cpu_by_name()
+                before = cpu_by_name(up)
                 command = simulate_args(
                     up.url,
                     up.operator_key,
@@ -98,7 +92,7 @@ def main() -> None:
                     str(run),
                 )
                 out = subprocess.run(command, capture_output=True, text=True, check=False).stdout
-                used = cpu_by_name()
+                used = cpu_by_name(up)
                 used.subtract(before)
                 last = out.strip().splitlines()[-1] if out.strip() else "(no output)"
                 print(f"run {run + 1}: {last}", flush=True)
